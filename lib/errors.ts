@@ -1,0 +1,118 @@
+// Every error Halo raises is created here, so that codes, status codes and messages are listed once.
+// Constructors follow @fastify/error: `new HALO_ERR_TIMEOUT(300)` has `code`, `statusCode` and a formatted
+// message, and Fastify's error handling keeps both.
+import createError from '@fastify/error'
+
+/** The deadline passed before the route replied (504). Argument: the elapsed milliseconds. */
+export const HALO_ERR_TIMEOUT = createError<'HALO_ERR_TIMEOUT', 504, [number]>(
+  'HALO_ERR_TIMEOUT', 'The request did not complete within its deadline (%d ms)', 504)
+
+/** The same idempotency key is being processed by another request (409). */
+export const HALO_ERR_IDEMPOTENCY_IN_PROGRESS = createError<'HALO_ERR_IDEMPOTENCY_IN_PROGRESS', 409, []>(
+  'HALO_ERR_IDEMPOTENCY_IN_PROGRESS', 'A request with this idempotency key is still in progress; retry later', 409)
+
+/** The idempotency key was used before with another request body (422). */
+export const HALO_ERR_IDEMPOTENCY_KEY_REUSED = createError<'HALO_ERR_IDEMPOTENCY_KEY_REUSED', 422, []>(
+  'HALO_ERR_IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used with a different request', 422)
+
+/** The idempotency key header is not a usable key (400). Argument: why. */
+export const HALO_ERR_IDEMPOTENCY_KEY_INVALID = createError<'HALO_ERR_IDEMPOTENCY_KEY_INVALID', 400, [string]>(
+  'HALO_ERR_IDEMPOTENCY_KEY_INVALID', 'Invalid idempotency-key header: %s', 400)
+
+/** The idempotency store could not be reached (503). Argument: the store's error message. */
+export const HALO_ERR_IDEMPOTENCY_STORE = createError<'HALO_ERR_IDEMPOTENCY_STORE', 503, [string]>(
+  'HALO_ERR_IDEMPOTENCY_STORE', 'The idempotency store is unavailable: %s', 503)
+
+/** The call chain is too long: services are probably calling each other in a loop (508). */
+export const HALO_ERR_LOOP_DETECTED = createError<'HALO_ERR_LOOP_DETECTED', 508, [number, number]>(
+  'HALO_ERR_LOOP_DETECTED', 'Call chain length %d reached the limit of %d; refusing a probable loop', 508)
+
+/** Request validation failed (400); the answer lists `errors: [{ path, message }]`. */
+export const HALO_ERR_VALIDATION = createError<'HALO_ERR_VALIDATION', 400, [string]>(
+  'HALO_ERR_VALIDATION', '%s', 400)
+
+/** No route matches the request (404). Argument: method and URL. */
+export const HALO_ERR_NOT_FOUND = createError<'HALO_ERR_NOT_FOUND', 404, [string]>(
+  'HALO_ERR_NOT_FOUND', 'Route %s not found', 404)
+
+/** An error without a status of its own reached a client (500); its message is not shown. */
+export const HALO_ERR_INTERNAL = createError<'HALO_ERR_INTERNAL', 500, []>(
+  'HALO_ERR_INTERNAL', 'An internal error occurred; quote the traceId when reporting it', 500)
+
+/** An SSM parameter does not exist. Argument: the parameter name. */
+export const HALO_ERR_PARAM_NOT_FOUND = createError<'HALO_ERR_PARAM_NOT_FOUND', 500, [string]>(
+  'HALO_ERR_PARAM_NOT_FOUND', 'Parameter %s not found', 500)
+
+/** Configuration loaded from parameters is missing values or has invalid ones. Argument: the list. */
+export const HALO_ERR_PARAM_INVALID = createError<'HALO_ERR_PARAM_INVALID', 500, [string]>(
+  'HALO_ERR_PARAM_INVALID', 'Invalid configuration: %s', 500)
+
+/** A saga definition is malformed. Argument: what is wrong, naming the state. */
+export const HALO_ERR_SAGA_DEFINITION = createError<'HALO_ERR_SAGA_DEFINITION', 500, [string]>(
+  'HALO_ERR_SAGA_DEFINITION', 'Invalid saga definition: %s', 500)
+
+/** A plugin option is wrong; raised by `register`. Argument: the plugin, the option and why. */
+export const HALO_ERR_OPTION = createError<'HALO_ERR_OPTION', 500, [string]>(
+  'HALO_ERR_OPTION', '%s', 500)
+
+/** A saga failed and every compensation succeeded: the transaction was rolled back (500). */
+export class SagaRollback extends Error {
+  readonly code = 'HALO_ERR_SAGA_ROLLBACK'
+  readonly statusCode = 500
+  override readonly name = 'SagaRollback'
+  readonly sagaId: string
+  readonly failedState: string
+  readonly compensated: string[]
+  override readonly cause: unknown
+
+  constructor (sagaId: string, failedState: string, cause: unknown, compensated: string[]) {
+    super(`Saga ${sagaId} rolled back: state ${failedState} failed (${errorMessage(cause)}); compensated ${compensated.join(', ') || 'nothing'}`)
+    this.sagaId = sagaId
+    this.failedState = failedState
+    this.cause = cause
+    this.compensated = compensated
+  }
+}
+
+/** A saga failed and at least one compensation still failed after its retries: an operator must act (500). */
+export class SagaError extends Error {
+  readonly code = 'HALO_ERR_SAGA_COMPENSATION'
+  readonly statusCode = 500
+  override readonly name = 'SagaError'
+  readonly sagaId: string
+  readonly failedState: string
+  override readonly cause: unknown
+  readonly compensationErrors: Record<string, unknown>
+  readonly pending: string[]
+
+  constructor (sagaId: string, failedState: string, cause: unknown, compensationErrors: Record<string, unknown>, pending: string[]) {
+    super(`Saga ${sagaId} failed at ${failedState} (${errorMessage(cause)}) and compensations are pending: ${pending.join(', ')}`)
+    this.sagaId = sagaId
+    this.failedState = failedState
+    this.cause = cause
+    this.compensationErrors = compensationErrors
+    this.pending = pending
+  }
+}
+
+/** Every Halo error code, as Fastify's `errorCodes` lists its own. */
+export const errorCodes = {
+  HALO_ERR_TIMEOUT,
+  HALO_ERR_IDEMPOTENCY_IN_PROGRESS,
+  HALO_ERR_IDEMPOTENCY_KEY_REUSED,
+  HALO_ERR_IDEMPOTENCY_KEY_INVALID,
+  HALO_ERR_IDEMPOTENCY_STORE,
+  HALO_ERR_LOOP_DETECTED,
+  HALO_ERR_VALIDATION,
+  HALO_ERR_NOT_FOUND,
+  HALO_ERR_INTERNAL,
+  HALO_ERR_PARAM_NOT_FOUND,
+  HALO_ERR_PARAM_INVALID,
+  HALO_ERR_SAGA_DEFINITION,
+  HALO_ERR_OPTION
+}
+
+/** The message of anything thrown, for log lines and wrapped errors. */
+export function errorMessage (error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
