@@ -43,6 +43,10 @@ export const HALO_ERR_INTERNAL = createError<'HALO_ERR_INTERNAL', 500, []>(
 export const HALO_ERR_PARAM_NOT_FOUND = createError<'HALO_ERR_PARAM_NOT_FOUND', 500, [string]>(
   'HALO_ERR_PARAM_NOT_FOUND', 'Parameter %s not found', 500)
 
+/** SSM could not be read (unreachable, access denied, throttled past retries). Arguments: the parameter(s), why, `{ cause }`. */
+export const HALO_ERR_PARAM_UNAVAILABLE = createError<'HALO_ERR_PARAM_UNAVAILABLE', 503, [string, string, { cause: unknown }?]>(
+  'HALO_ERR_PARAM_UNAVAILABLE', 'Parameter %s could not be read: %s', 503)
+
 /** Configuration loaded from parameters is missing values or has invalid ones. Argument: the list. */
 export const HALO_ERR_PARAM_INVALID = createError<'HALO_ERR_PARAM_INVALID', 500, [string]>(
   'HALO_ERR_PARAM_INVALID', 'Invalid configuration: %s', 500)
@@ -50,6 +54,13 @@ export const HALO_ERR_PARAM_INVALID = createError<'HALO_ERR_PARAM_INVALID', 500,
 /** A saga definition is malformed. Argument: what is wrong, naming the state. */
 export const HALO_ERR_SAGA_DEFINITION = createError<'HALO_ERR_SAGA_DEFINITION', 500, [string]>(
   'HALO_ERR_SAGA_DEFINITION', 'Invalid saga definition: %s', 500)
+
+/**
+ * A saga's log record is held by another run or recoverer, or a new saga's id is already taken (409): the
+ * process that receives it has lost the saga and stops. Argument: the saga id.
+ */
+export const HALO_ERR_SAGA_CONFLICT = createError<'HALO_ERR_SAGA_CONFLICT', 409, [string]>(
+  'HALO_ERR_SAGA_CONFLICT', 'Saga %s is held by another run or recoverer, or its id is taken', 409)
 
 /** A plugin option is wrong; raised by `register`. Argument: the plugin, the option and why. */
 export const HALO_ERR_OPTION = createError<'HALO_ERR_OPTION', 500, [string]>(
@@ -108,7 +119,9 @@ export const errorCodes = {
   HALO_ERR_INTERNAL,
   HALO_ERR_PARAM_NOT_FOUND,
   HALO_ERR_PARAM_INVALID,
+  HALO_ERR_PARAM_UNAVAILABLE,
   HALO_ERR_SAGA_DEFINITION,
+  HALO_ERR_SAGA_CONFLICT,
   HALO_ERR_OPTION
 }
 

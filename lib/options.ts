@@ -6,11 +6,11 @@ import { HALO_ERR_OPTION } from './errors.js'
 export type OptionCheck = (value: unknown) => string | undefined
 
 /**
- * Throws HALO_ERR_OPTION for the first unknown key or failing check. Options may be undefined (all
- * defaults); anything else must be a plain object.
+ * Throws HALO_ERR_OPTION for the first unknown key, missing required key or failing check. Options may be
+ * undefined (all defaults) unless a key is required; anything else must be a plain object.
  */
-export function validateOptions (plugin: string, options: unknown, checks: Record<string, OptionCheck>): void {
-  if (options === undefined) return
+export function validateOptions (plugin: string, options: unknown, checks: Record<string, OptionCheck>, required: string[] = []): void {
+  if (options === undefined && required.length === 0) return
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new HALO_ERR_OPTION(`${plugin}: options must be an object, got ${describe(options)}`)
   }
@@ -22,6 +22,9 @@ export function validateOptions (plugin: string, options: unknown, checks: Recor
     if (value === undefined) continue
     const problem = check(value)
     if (problem !== undefined) throw new HALO_ERR_OPTION(`${plugin}: option "${key}" ${problem}, got ${describe(value)}`)
+  }
+  for (const key of required) {
+    if ((options as Record<string, unknown>)[key] === undefined) throw new HALO_ERR_OPTION(`${plugin}: option "${key}" is required`)
   }
 }
 

@@ -1,0 +1,36 @@
+// Structured JSON log lines: pino options shared by the server options and anything that builds its own
+// logger (tests, scripts), and the last-line defence that keeps secrets out of every line.
+import pino, { type DestinationStream, type LoggerOptions } from 'pino'
+
+/** Header names whose values never reach a log line, at any depth of any logged object. */
+export const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'] as const
+
+// Matches `"authorization":"…"` (escapes included) or `"set-cookie":[…]` wherever it stands in a JSON line,
+// whatever its nesting and letter case: a handler that logs `request.headers` or a whole request still leaks
+// nothing, which path-based redaction cannot promise.
+const secretField = new RegExp(`"(${SECRET_HEADERS.join('|')})":("(?:[^"\\\\]|\\\\.)*"|\\[(?:[^\\]"]|"(?:[^"\\\\]|\\\\.)*")*\\])`, 'gi')
+
+export function redactSecrets (line: string): string {
+  return line.replace(secretField, '"$1":"[Redacted]"')
+}
+
+export interface HaloLoggerOptions {
+  /** The service name on every line. */
+  service: string
+  /** The lowest level written; default `LOG_LEVEL` from the environment, else 'info'. */
+  level?: string
+  /** Where lines go; default standard output. */
+  stream?: DestinationStream
+}
+
+/** pino options for one JSON object a line: `level` as a label, ISO `time`, `service`, `msg`. */
+export function haloPinoOptions (options: HaloLoggerOptions): LoggerOptions & { stream?: DestinationStream } {
+  return {
+    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    base: { service: options.service },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    hooks: { streamWrite: redactSecrets },
+    ...(options.stream !== undefined && { stream: options.stream })
+  }
+}

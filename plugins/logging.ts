@@ -1,0 +1,40 @@
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction } from 'fastify'
+import { DEBUG_LOG_HEADER, decideDebugLog, sampleRateFromEnvironment } from '../lib/correlation.js'
+import { validateOptions, numberBetween } from '../lib/options.js'
+
+export interface LoggingOptions {
+  /** Share of requests logged at debug. Default: `SAMPLE_DEBUG_LOG_RATE` from the environment, else 0.01. */
+  sampleRate?: number
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Whether this request logs at debug: the incoming `debug-log-enabled` header, else a sampled roll. */
+    debugLogEnabled: boolean | null
+  }
+}
+
+export const DEFAULT_SAMPLE_RATE = 0.01
+const levelsAboveDebug = new Set(['info', 'warn', 'error', 'fatal'])
+
+const logging: FastifyPluginAsync<LoggingOptions> = async (fastify, options) => {
+  validateOptions('loggingPlugin', options, { sampleRate: numberBetween(0, 1) })
+  const sampleRate = options.sampleRate ?? sampleRateFromEnvironment(process.env.SAMPLE_DEBUG_LOG_RATE, DEFAULT_SAMPLE_RATE)
+
+  fastify.decorateRequest('debugLogEnabled', null)
+  fastify.addHook('onRequest', function sampleDebugLog (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
+    const enabled = decideDebugLog(request.headers[DEBUG_LOG_HEADER], sampleRate)
+    request.debugLogEnabled = enabled
+    request.correlationIds[DEBUG_LOG_HEADER] = enabled ? 'true' : 'false'
+    // Only this request's child logger changes level; concurrent requests keep theirs.
+    if (enabled && levelsAboveDebug.has(request.log.level)) request.log.level = 'debug'
+    done()
+  })
+}
+
+export const loggingPlugin = fp(logging, {
+  name: 'fastify-halo-logging',
+  fastify: '5.x',
+  dependencies: ['fastify-halo-correlation']
+})

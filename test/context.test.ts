@@ -1,0 +1,31 @@
+import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { buildApp } from './helpers/app.js'
+import { haloContext } from '../index.js'
+
+async function deepInside (): Promise<string | undefined> {
+  await sleep(5)
+  return haloContext()?.correlationId
+}
+
+t.test('haloContext() is the request\'s context after awaits, and undefined outside a request', async (t) => {
+  const { app } = await buildApp({}, (app) => {
+    app.post('/', async (request) => {
+      await sleep(1)
+      const context = haloContext()
+      return {
+        id: await deepInside(),
+        viaTimer: await new Promise((resolve) => setTimeout(() => resolve(haloContext()?.correlationId), 1)),
+        same: context === (request as unknown),
+        headers: context?.correlationHeaders()
+      }
+    })
+  })
+  t.teardown(() => app.close())
+  t.equal(haloContext(), undefined)
+  const answers = await Promise.all(['one', 'two', 'three'].map((id) => app.inject({ method: 'POST', url: '/', headers: { 'x-correlation-id': id }, payload: { big: 'x'.repeat(100_000) } })))
+  for (const [index, id] of ['one', 'two', 'three'].entries()) {
+    t.match(answers[index]!.json(), { id, viaTimer: id, same: true, headers: { 'x-correlation-id': id } })
+  }
+  t.equal(haloContext(), undefined)
+})
