@@ -5,6 +5,7 @@ export { haloServerOptions, type HaloServerOptionsInput } from './plugins/server
 export { correlationPlugin, type CorrelationOptions } from './plugins/correlation.js'
 export { loggingPlugin, type LoggingOptions } from './plugins/logging.js'
 export { errorsPlugin, type ErrorsOptions } from './plugins/errors.js'
+export { timeoutPlugin, type TimeoutOptions } from './plugins/timeout.js'
 export { createLambdaHandler, type LambdaHandlerOptions, type HaloLambdaHandler } from './plugins/lambda.js'
 export { haloContext, type HaloContext, type Deadline, type HaloLogger } from './lib/context.js'
 export type { LambdaContextLike } from './lib/lambda.js'

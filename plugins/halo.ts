@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { correlationPlugin, type CorrelationOptions } from './correlation.js'
 import { loggingPlugin, type LoggingOptions } from './logging.js'
 import { errorsPlugin, type ErrorsOptions } from './errors.js'
+import { timeoutPlugin, type TimeoutOptions } from './timeout.js'
 import { validateOptions, anyOf, isObject, oneOf } from '../lib/options.js'
 
 /** One object per part; `false` turns a part off. Every part but params is on by default. */
@@ -10,6 +11,7 @@ export interface HaloOptions {
   correlation?: CorrelationOptions | false
   logging?: LoggingOptions | false
   errors?: ErrorsOptions | false
+  timeout?: TimeoutOptions | false
 }
 
 const partOptions = anyOf(isObject, oneOf(false))
@@ -18,11 +20,13 @@ const halo: FastifyPluginAsync<HaloOptions> = async (fastify, options) => {
   validateOptions('fastify-halo', options, {
     correlation: partOptions,
     logging: partOptions,
-    errors: partOptions
+    errors: partOptions,
+    timeout: partOptions
   })
   if (options.correlation !== false) await fastify.register(correlationPlugin, options.correlation ?? {})
   if (options.logging !== false) await fastify.register(loggingPlugin, options.logging ?? {})
   if (options.errors !== false) await fastify.register(errorsPlugin, options.errors ?? {})
+  if (options.timeout !== false) await fastify.register(timeoutPlugin, options.timeout ?? {})
 }
 
 export const haloPlugin = fp(halo, { name: 'fastify-halo', fastify: '5.x' })

@@ -1,0 +1,54 @@
+// A request's time budget. Lambda kills an invocation at its timeout and API Gateway then answers a bare
+// 502 with no trace id; answering 504 a margin before that, and bounding downstream calls by the same
+// instant, keeps every answer ours.
+import type { Deadline } from './context.js'
+import type { LambdaContextLike } from './lambda.js'
+
+/**
+ * The milliseconds a request may take: on Lambda the remaining time less the margin (and no more than the
+ * route's own timeout); locally the route's timeout, else the default.
+ */
+export function budgetMs (lambdaContext: LambdaContextLike | undefined, routeTimeoutMs: number | undefined, defaultMs: number, marginMs: number): number {
+  if (lambdaContext === undefined) return routeTimeoutMs ?? defaultMs
+  const lambdaBudget = lambdaContext.getRemainingTimeInMillis() - marginMs
+  return routeTimeoutMs === undefined ? lambdaBudget : Math.min(routeTimeoutMs, lambdaBudget)
+}
+
+/**
+ * A deadline whose AbortController exists only once someone asks for the signal: most requests finish
+ * without ever reading it, and those pay for no controller.
+ */
+export class RequestDeadline implements Deadline {
+  readonly at: number
+  readonly startedAt: number
+  private controller: AbortController | undefined
+  private reason: Error | undefined
+
+  constructor (startedAt: number, budget: number) {
+    this.startedAt = startedAt
+    this.at = startedAt + budget
+  }
+
+  remaining (): number {
+    return Math.max(0, this.at - Date.now())
+  }
+
+  get signal (): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController()
+      if (this.reason !== undefined) this.controller.abort(this.reason)
+    }
+    return this.controller.signal
+  }
+
+  get expired (): boolean {
+    return this.reason !== undefined
+  }
+
+  /** Marks the deadline as passed (or the request as gone) and aborts the signal with `reason`. */
+  expire (reason: Error): void {
+    if (this.reason !== undefined) return
+    this.reason = reason
+    this.controller?.abort(reason)
+  }
+}

@@ -1,0 +1,208 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import lambdaLocal from 'lambda-local'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Readable } from 'node:stream'
+import { buildApp } from './helpers/app.js'
+import { lambdaContext, lambdaEvent } from './helpers/lambda.js'
+import { createLambdaHandler, haloContext, timeoutPlugin, type Deadline } from '../index.js'
+import { RequestDeadline } from '../lib/deadline.js'
+
+const problemType = 'application/problem+json; charset=utf-8'
+
+t.test('on Lambda, a slow route is answered 504 a margin before the remaining time runs out', async (t) => {
+  let seenDeadline: Deadline | null = null
+  let lateOutcomes = 0
+  const { app, logs } = await buildApp({}, (app) => {
+    app.get('/slow', async (request) => {
+      seenDeadline = request.deadline
+      await sleep(2500)
+      lateOutcomes++
+      return { late: true }
+    })
+  })
+  t.teardown(() => app.close())
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
+
+  const started = Date.now()
+  const result = await createLambdaHandler(app)(lambdaEvent('v2', { path: '/slow', requestId: 'slow-call' }), lambdaContext(1500))
+  const elapsed = Date.now() - started
+  t.equal(result.statusCode, 504)
+  t.equal(result.headers['content-type'], problemType)
+  t.match(JSON.parse(result.body), { status: 504, code: 'HALO_ERR_TIMEOUT', traceId: 'slow-call' })
+  t.ok(elapsed >= 950 && elapsed < 1450, `answered after about 1000 ms (${elapsed} ms), before Lambda's 1500 ms`)
+  t.equal(seenDeadline!.signal.aborted, true)
+  const warnings = logs.lines.filter((line) => line.level === 'warn' && line.msg === 'request timed out')
+  t.equal(warnings.length, 1)
+  t.match(warnings[0], { route: '/slow', correlationId: 'slow-call' })
+  t.ok((warnings[0]!.elapsed as number) >= 950)
+
+  await sleep(1700)
+  t.equal(lateOutcomes, 1, 'the handler did finish, late')
+  t.equal(logs.lines.filter((line) => line.level === 'error').length, 0, 'no error line for the late reply')
+  t.same(unhandled, [])
+})
+
+t.test('a late throw and a late reply.send are dropped quietly', async (t) => {
+  const { app, logs } = await buildApp({}, (app) => {
+    app.get('/throws', { config: { timeout: 50 } }, async () => { await sleep(120); throw new Error('too late') })
+    app.get('/sends', { config: { timeout: 50 } }, (_request, reply) => { setTimeout(() => reply.code(200).send('late'), 120) })
+  })
+  t.teardown(() => app.close())
+  const [throws, sends] = await Promise.all([app.inject({ url: '/throws' }), app.inject({ url: '/sends' })])
+  t.equal(throws.statusCode, 504)
+  t.equal(sends.statusCode, 504)
+  await sleep(150)
+  t.equal(logs.lines.filter((line) => line.level === 'error' || line.msg === 'Reply was already sent').length, 0)
+  t.equal(logs.lines.filter((line) => line.msg === 'request timed out').length, 2)
+})
+
+t.test('deadline.remaining() is the remaining time less the margin; at is an epoch-ms instant', async (t) => {
+  const { app } = await buildApp({ timeout: { marginMs: 200 } }, (app) => {
+    app.get('/', async (request) => ({ remaining: request.deadline!.remaining(), at: request.deadline!.at, viaContext: haloContext()?.deadline?.at, now: Date.now() }))
+  })
+  t.teardown(() => app.close())
+  const result = await createLambdaHandler(app)(lambdaEvent('v1', { path: '/' }), lambdaContext(10_000))
+  const body = JSON.parse(result.body)
+  t.ok(body.remaining <= 9800 && body.remaining > 9500, `remaining ${body.remaining}`)
+  t.ok(Math.abs(body.at - (body.now + body.remaining)) < 50, 'at is epoch milliseconds')
+  t.equal(body.viaContext, body.at, 'haloContext() exposes the same deadline')
+})
+
+t.test('locally: the route\'s config.timeout, the default, and timeout: false', async (t) => {
+  const { app } = await buildApp({ timeout: { defaultMs: 5000 } }, (app) => {
+    app.get('/short', { config: { timeout: 300 } }, async () => { await sleep(1000); return 'late' })
+    app.get('/unbounded', { config: { timeout: false } }, async (request) => { await sleep(400); return { deadline: request.deadline } })
+    app.get('/default', async (request) => ({ budget: request.deadline!.at - Date.now() }))
+  })
+  t.teardown(() => app.close())
+  const started = Date.now()
+  const short = await app.inject({ url: '/short' })
+  const elapsed = Date.now() - started
+  t.equal(short.statusCode, 504)
+  t.ok(elapsed >= 290 && elapsed < 900, `answered after about 300 ms (${elapsed} ms)`)
+  const unbounded = await app.inject({ url: '/unbounded' })
+  t.equal(unbounded.statusCode, 200)
+  t.same(unbounded.json(), { deadline: null })
+  const budget = (await app.inject({ url: '/default' })).json().budget
+  t.ok(budget > 4900 && budget <= 5000, `default budget ${budget}`)
+})
+
+t.test('timeout: false in the umbrella leaves requests without a deadline', async (t) => {
+  const { app } = await buildApp({ timeout: false }, (app) => { app.get('/', async (request) => ({ deadline: request.deadline })) })
+  t.teardown(() => app.close())
+  t.same((await app.inject({ url: '/' })).json(), { deadline: null })
+})
+
+t.test('a request arriving with less time than the margin is answered 504 at once', async (t) => {
+  let ran = false
+  const { app } = await buildApp({}, (app) => { app.get('/', async () => { ran = true; return 'ran' }) })
+  t.teardown(() => app.close())
+  const result = await createLambdaHandler(app)(lambdaEvent('alb', { path: '/' }), lambdaContext(400))
+  t.equal(result.statusCode, 504)
+  t.match(JSON.parse(result.body), { code: 'HALO_ERR_TIMEOUT' })
+  t.equal(ran, false)
+})
+
+t.test('a streamed answer already under way is cut at the deadline', async (t) => {
+  const { app } = await buildApp({}, (app) => {
+    app.get('/stream', { config: { timeout: 100 } }, (_request, reply) => {
+      const neverEnding = new Readable({ read () {} })
+      neverEnding.push('partial')
+      return reply.type('text/plain').send(neverEnding)
+    })
+  })
+  t.teardown(() => app.close())
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const response = await fetch(`${address}/stream`)
+  t.equal(response.status, 200)
+  await t.rejects(response.text(), 'the body is cut, not completed')
+})
+
+t.test('200 concurrent invocations each get their own deadline; nothing is left after close', async (t) => {
+  const { app } = await buildApp({}, (app) => {
+    app.get('/', async (request) => {
+      await sleep(5)
+      return { remaining: request.deadline!.remaining() }
+    })
+  })
+  const handler = createLambdaHandler(app)
+  const timersBefore = process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
+  const budgets = Array.from({ length: 200 }, (_, index) => 2000 + index * 100)
+  const results = await Promise.all(budgets.map((budget) => handler(lambdaEvent('v2', { path: '/' }), lambdaContext(budget))))
+  for (const [index, result] of results.entries()) {
+    const remaining = JSON.parse(result.body).remaining
+    const expected = budgets[index]! - 500
+    t.ok(remaining <= expected && remaining > expected - 400, `invocation ${index}: ${remaining} of ${expected}`)
+  }
+  await app.close()
+  const timersAfter = process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
+  t.ok(timersAfter <= timersBefore, `no timer left behind (${timersBefore} before, ${timersAfter} after)`)
+})
+
+t.test('the client going away aborts the deadline signal', async (t) => {
+  let signal: AbortSignal | undefined
+  const { app } = await buildApp({}, (app) => {
+    app.get('/wait', async (request) => {
+      signal = request.deadline!.signal
+      await sleep(300)
+      return 'done'
+    })
+  })
+  t.teardown(() => app.close())
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const controller = new AbortController()
+  const pending = fetch(`${address}/wait`, { signal: controller.signal }).catch(() => 'aborted')
+  await sleep(100)
+  controller.abort()
+  t.equal(await pending, 'aborted')
+  await sleep(50)
+  t.equal(signal?.aborted, true)
+})
+
+t.test('an independent Lambda runner agrees: lambda-local with a 2 s timeout gets our 504', async (t) => {
+  const { app } = await buildApp({}, (app) => { app.get('/slow', async () => { await sleep(3000); return 'late' }) })
+  t.teardown(() => app.close())
+  const handler = createLambdaHandler(app)
+  const result = await lambdaLocal.execute({
+    event: lambdaEvent('v1', { path: '/slow', requestId: 'runner' }),
+    lambdaFunc: { handler },
+    lambdaHandler: 'handler',
+    timeoutMs: 2000,
+    verboseLevel: 0
+  }) as { statusCode: number, body: string }
+  t.equal(result.statusCode, 504)
+  t.match(JSON.parse(result.body), { code: 'HALO_ERR_TIMEOUT', traceId: 'runner' })
+})
+
+t.test('the deadline object', async (t) => {
+  const deadline = new RequestDeadline(Date.now(), 1000)
+  t.equal(deadline.expired, false)
+  const signal = deadline.signal
+  t.equal(deadline.signal, signal, 'one controller, made on first use')
+  deadline.expire(new Error('first'))
+  deadline.expire(new Error('second'))
+  t.equal((signal.reason as Error).message, 'first')
+  const late = new RequestDeadline(Date.now() - 2000, 1000)
+  t.equal(late.remaining(), 0)
+  late.expire(new Error('gone'))
+  t.equal(late.signal.aborted, true, 'a signal asked for after expiry is already aborted')
+})
+
+t.test('bad options and route settings fail register, naming them', async (t) => {
+  await t.rejects(Fastify().register(timeoutPlugin, { marginMs: -1 }).ready(), /timeoutPlugin: option "marginMs" must be an integer/)
+  await t.rejects(Fastify().register(timeoutPlugin, { defaultMs: 'fast' as unknown as number }).ready(), /option "defaultMs"/)
+  await t.rejects(Fastify().register(timeoutPlugin, { marginMs: 1000, defaultMs: 1000 }).ready(), /"marginMs" \(1000\) must be less than "defaultMs" \(1000\)/)
+  for (const bad of [-5, 0, 1.5, 'soon']) {
+    const app = Fastify()
+    await app.register(timeoutPlugin)
+    t.throws(() => app.get('/x', { config: { timeout: bad as number } }, async () => 'x'), /route GET \/x config\.timeout must be a positive integer/)
+  }
+  const app = Fastify()
+  await app.register(timeoutPlugin)
+  app.route({ method: 'GET', url: '/hooks', onRequest: async () => {}, onResponse: [async () => {}], handler: async () => 'ok' })
+  t.equal((await app.inject({ url: '/hooks' })).body, 'ok', 'existing route hooks are kept')
+})
