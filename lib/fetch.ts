@@ -55,30 +55,35 @@ export async function boundedFetch (
   const attempts = retryable ? policy.attempts : 1
   const callerSignal = init?.signal ?? (isRequest ? input.signal : undefined)
   const deadline = caller.deadline
+  const send = (): Promise<Response> => fetch(input, { ...init, method, headers, signal: attemptSignal(policy, deadline, callerSignal) })
 
-  for (let attempt = 1; ; attempt++) {
-    const remaining = deadline === null ? Number.POSITIVE_INFINITY : deadline.remaining()
-    const attemptMs = Math.min(remaining, policy.perAttemptMs)
-    const signals = [AbortSignal.timeout(Math.max(attemptMs, 1))]
-    if (deadline !== null) signals.push(deadline.signal)
-    if (callerSignal != null) signals.push(callerSignal)
-    const last = attempt >= attempts
+  for (let attempt = 1; attempt < attempts; attempt++) {
     let response: Response
     try {
-      response = await fetch(input, { ...init, method, headers, signal: AbortSignal.any(signals) })
+      response = await send()
     } catch (error) {
       const delay = backoffMs(policy, attempt)
       // A retry that cannot finish before the deadline is not started; the caller gets the failure.
-      if (last || callerSignal?.aborted === true || !fitsBeforeDeadline(delay, deadline)) throw error
+      if (callerSignal?.aborted === true || !fitsBeforeDeadline(delay, deadline)) throw error
       await waitBeforeRetry(delay, deadline, callerSignal)
       continue
     }
-    if (last || !(response.status >= 500 || response.status === 429)) return response
+    if (response.status < 500 && response.status !== 429) return response
     const delay = retryAfterMs(response.headers.get('retry-after')) ?? backoffMs(policy, attempt)
     if (!fitsBeforeDeadline(delay, deadline)) return response
     await response.body?.cancel()
     await waitBeforeRetry(delay, deadline, callerSignal)
   }
+  return await send()
+}
+
+/** min(time left, perAttemptMs), the deadline itself and the caller's own signal, whichever comes first. */
+function attemptSignal (policy: FetchPolicy, deadline: Deadline | null, callerSignal: AbortSignal | null | undefined): AbortSignal {
+  const remaining = deadline === null ? Number.POSITIVE_INFINITY : deadline.remaining()
+  const signals = [AbortSignal.timeout(Math.max(Math.min(remaining, policy.perAttemptMs), 1))]
+  if (deadline !== null) signals.push(deadline.signal)
+  if (callerSignal != null) signals.push(callerSignal)
+  return AbortSignal.any(signals)
 }
 
 function backoffMs (policy: FetchPolicy, attempt: number): number {

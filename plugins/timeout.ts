@@ -47,9 +47,9 @@ function silenceLateOutcome (request: FastifyRequest, reply: FastifyReply): void
   reply.log = quiet
 }
 
-function answerTimeout (request: TimedRequest, reply: FastifyReply, elapsed: number): void {
+function answerTimeout (request: TimedRequest, reply: FastifyReply, deadline: RequestDeadline, elapsed: number): void {
   const error = new HALO_ERR_TIMEOUT(elapsed)
-  request[kDeadline]?.expire(error)
+  deadline.expire(error)
   if (reply.sent) return
   request.log.warn({ route: request.routeOptions.url, elapsed }, 'request timed out')
   if (reply.raw.headersSent) {
@@ -64,7 +64,7 @@ function answerTimeout (request: TimedRequest, reply: FastifyReply, elapsed: num
 function onDeadline (request: TimedRequest, reply: FastifyReply): void {
   request[kDeadlineTimer] = undefined
   const deadline = request[kDeadline] as RequestDeadline
-  answerTimeout(request, reply, Date.now() - deadline.startedAt)
+  answerTimeout(request, reply, deadline, Date.now() - deadline.startedAt)
 }
 
 function clearDeadline (request: TimedRequest): void {
@@ -107,7 +107,7 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
       request.deadline = deadline
       if (budget <= 0) {
         // Less time left than the margin: an answer now beats Lambda's bare 502 later.
-        answerTimeout(request, reply, 0)
+        answerTimeout(request, reply, deadline, 0)
         return
       }
       request[kDeadlineTimer] = setTimeout(onDeadline, budget, request, reply).unref()

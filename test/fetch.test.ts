@@ -129,6 +129,22 @@ t.test('boundedFetch without a deadline, with a Request carrying a body, and wit
   t.equal((await boundedFetch({ ...caller, deadline: expired }, upstream.url, undefined, policy).catch((error: Error) => error.name)), 'TimeoutError', 'no time left: the attempt is cut at once')
 })
 
+t.test('a retry wait with the caller\'s own signal', async (t) => {
+  const upstream = await startUpstream((_request, index) => ({ status: index === 0 ? 503 : 200 }))
+  t.teardown(() => closeUpstream(upstream))
+  const caller = { correlationHeaders: () => ({}), deadline: null }
+  const response = await boundedFetch(caller, upstream.url, { signal: AbortSignal.timeout(5000) }, { ...DEFAULT_FETCH_POLICY, baseDelayMs: 1 })
+  t.equal(response.status, 200)
+})
+
+t.test('a HEAD answer without a body is retried too', async (t) => {
+  const upstream = await startUpstream((_request, index) => ({ status: index === 0 ? 503 : 200 }))
+  t.teardown(() => closeUpstream(upstream))
+  const caller = { correlationHeaders: () => ({}), deadline: null }
+  t.equal((await boundedFetch(caller, upstream.url, { method: 'HEAD' }, { ...DEFAULT_FETCH_POLICY, baseDelayMs: 1 })).status, 200)
+  t.equal(upstream.requests.length, 2)
+})
+
 t.test('retry-after parsing', async (t) => {
   t.equal(retryAfterMs(null), undefined)
   t.equal(retryAfterMs('2'), 2000)

@@ -136,9 +136,8 @@ t.test('stdout lines of a real process, with the default destination', async (t)
     await app.inject({ url: '/', headers: { 'x-correlation-id': 'abc', authorization: 'Bearer leak' } })
     await app.close()
   `
-  // The child compiles with tsx, not tap's loader: its coverage would not map onto ours, so it reports none.
-  const { NODE_V8_COVERAGE: _coverage, NODE_OPTIONS: _tapLoaders, ...env } = process.env
-  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...env, LOG_LEVEL: 'info' } })
+  // The child loads the sources with this test's own loaders, so its coverage maps onto the same code.
+  const child = spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'info' } })
   t.equal(child.status, 0, child.stderr)
   const lines = child.stdout.trim().split('\n').map((line) => JSON.parse(line))
   t.ok(lines.length >= 3)

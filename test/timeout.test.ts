@@ -122,6 +122,22 @@ t.test('a streamed answer already under way is cut at the deadline', async (t) =
   await t.rejects(response.text(), 'the body is cut, not completed')
 })
 
+t.test('a hijacked reply manages its own lifecycle: the deadline only aborts the signal', async (t) => {
+  let signal: AbortSignal | undefined
+  const { app } = await buildApp({}, (app) => {
+    app.get('/own', { config: { timeout: 50 } }, (request, reply) => {
+      reply.hijack()
+      signal = request.deadline!.signal
+      setTimeout(() => { reply.raw.writeHead(200, { 'content-type': 'text/plain' }); reply.raw.end('mine') }, 150)
+    })
+  })
+  t.teardown(() => app.close())
+  const response = await app.inject({ url: '/own' })
+  t.equal(response.statusCode, 200)
+  t.equal(response.body, 'mine')
+  t.equal(signal?.aborted, true)
+})
+
 t.test('200 concurrent invocations each get their own deadline; nothing is left after close', async (t) => {
   const { app } = await buildApp({}, (app) => {
     app.get('/', async (request) => {
@@ -176,6 +192,23 @@ t.test('an independent Lambda runner agrees: lambda-local with a 2 s timeout get
   }) as { statusCode: number, body: string }
   t.equal(result.statusCode, 504)
   t.match(JSON.parse(result.body), { code: 'HALO_ERR_TIMEOUT', traceId: 'runner' })
+})
+
+t.test('on Lambda a route timeout shorter than the remaining time wins', async (t) => {
+  const { app } = await buildApp({}, (app) => { app.get('/', { config: { timeout: 1000 } }, async (request) => ({ remaining: request.deadline!.remaining() })) })
+  t.teardown(() => app.close())
+  const remaining = JSON.parse((await createLambdaHandler(app)(lambdaEvent('v2', { path: '/' }), lambdaContext(20_000))).body).remaining
+  t.ok(remaining <= 1000 && remaining > 900, `remaining ${remaining}`)
+})
+
+t.test('timeoutPlugin alone answers with the request id as trace id', async (t) => {
+  const app = Fastify()
+  await app.register(timeoutPlugin)
+  app.get('/', { config: { timeout: 20 } }, async () => { await sleep(100); return 'late' })
+  t.teardown(() => app.close())
+  const response = await app.inject({ url: '/' })
+  t.equal(response.statusCode, 504)
+  t.match(response.json().traceId, /^req-/)
 })
 
 t.test('the deadline object', async (t) => {
