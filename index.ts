@@ -6,6 +6,20 @@ export { correlationPlugin, type CorrelationOptions } from './plugins/correlatio
 export { loggingPlugin, type LoggingOptions } from './plugins/logging.js'
 export { errorsPlugin, type ErrorsOptions } from './plugins/errors.js'
 export { timeoutPlugin, type TimeoutOptions } from './plugins/timeout.js'
+export {
+  paramsPlugin, HaloParams, FileSource, SsmSource, loadConfig, envOverrideName,
+  type ParamsOptions, type HaloConfigTypes, type HaloAppConfig, type HaloConfig, type GetOptions, type JsonGetOptions,
+  type GetByPathOptions, type ParamSource
+} from './plugins/params.js'
+export {
+  MemoryIdempotencyStore, DynamoDBIdempotencyStore, canonicalJson,
+  type IdempotencyStore, type IdempotencyRecord, type MemoryIdempotencyStoreOptions, type DynamoDBIdempotencyStoreOptions
+} from './lib/idempotency/index.js'
+export {
+  SagaDefinitionSchema, MemorySagaLog, DynamoDBSagaLog, loadSaga, recover,
+  type SagaDefinition, type SagaApi, type SagaApis, type SagaStepContext, type SagaLog, type SagaRecord,
+  type DynamoDBSagaLogOptions, type RecoverySummary
+} from './lib/saga/index.js'
 export { createLambdaHandler, type LambdaHandlerOptions, type HaloLambdaHandler } from './plugins/lambda.js'
 export { haloContext, type HaloContext, type Deadline, type HaloLogger } from './lib/context.js'
 export type { LambdaContextLike } from './lib/lambda.js'

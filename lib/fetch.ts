@@ -77,10 +77,14 @@ export async function boundedFetch (
   return await send()
 }
 
-/** min(time left, perAttemptMs), the deadline itself and the caller's own signal, whichever comes first. */
+/**
+ * The attempt ends at perAttemptMs, at the deadline, or when the caller aborts, whichever comes first. When
+ * the deadline comes first its own signal cuts the attempt: it aborts just as the 504 goes out, so the
+ * route's failure cannot overtake the timeout answer.
+ */
 function attemptSignal (policy: FetchPolicy, deadline: Deadline | null, callerSignal: AbortSignal | null | undefined): AbortSignal {
-  const remaining = deadline === null ? Number.POSITIVE_INFINITY : deadline.remaining()
-  const signals = [AbortSignal.timeout(Math.max(Math.min(remaining, policy.perAttemptMs), 1))]
+  const signals: AbortSignal[] = []
+  if (deadline === null || deadline.remaining() > policy.perAttemptMs) signals.push(AbortSignal.timeout(policy.perAttemptMs))
   if (deadline !== null) signals.push(deadline.signal)
   if (callerSignal != null) signals.push(callerSignal)
   return AbortSignal.any(signals)

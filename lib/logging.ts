@@ -1,6 +1,6 @@
 // Structured JSON log lines: pino options shared by the server options and anything that builds its own
 // logger (tests, scripts), and the last-line defence that keeps secrets out of every line.
-import pino, { type DestinationStream, type LoggerOptions } from 'pino'
+import pino, { type DestinationStream, type LevelWithSilent, type LoggerOptions } from 'pino'
 
 /** Header names whose values never reach a log line, at any depth of any logged object. */
 export const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'] as const
@@ -18,7 +18,7 @@ export interface HaloLoggerOptions {
   /** The service name on every line. */
   service: string
   /** The lowest level written; default `LOG_LEVEL` from the environment, else 'info'. */
-  level?: string
+  level?: LevelWithSilent
   /** Where lines go; default standard output. */
   stream?: DestinationStream
 }

@@ -4,14 +4,16 @@ import { correlationPlugin, type CorrelationOptions } from './correlation.js'
 import { loggingPlugin, type LoggingOptions } from './logging.js'
 import { errorsPlugin, type ErrorsOptions } from './errors.js'
 import { timeoutPlugin, type TimeoutOptions } from './timeout.js'
+import { paramsPlugin, type ParamsOptions } from './params.js'
 import { validateOptions, anyOf, isObject, oneOf } from '../lib/options.js'
 
-/** One object per part; `false` turns a part off. Every part but params is on by default. */
+/** One object per part; `false` turns a part off. Every part but params is on by default; params is on when given. */
 export interface HaloOptions {
   correlation?: CorrelationOptions | false
   logging?: LoggingOptions | false
   errors?: ErrorsOptions | false
   timeout?: TimeoutOptions | false
+  params?: ParamsOptions | false
 }
 
 const partOptions = anyOf(isObject, oneOf(false))
@@ -21,12 +23,14 @@ const halo: FastifyPluginAsync<HaloOptions> = async (fastify, options) => {
     correlation: partOptions,
     logging: partOptions,
     errors: partOptions,
-    timeout: partOptions
+    timeout: partOptions,
+    params: partOptions
   })
   if (options.correlation !== false) await fastify.register(correlationPlugin, options.correlation ?? {})
   if (options.logging !== false) await fastify.register(loggingPlugin, options.logging ?? {})
   if (options.errors !== false) await fastify.register(errorsPlugin, options.errors ?? {})
   if (options.timeout !== false) await fastify.register(timeoutPlugin, options.timeout ?? {})
+  if (options.params !== undefined && options.params !== false) await fastify.register(paramsPlugin, options.params)
 }
 
 export const haloPlugin = fp(halo, { name: 'fastify-halo', fastify: '5.x' })

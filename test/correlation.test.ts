@@ -137,10 +137,10 @@ t.test('correlation rules', async (t) => {
 
 t.test('register fails on a wrong option, naming it', async (t) => {
   const app = Fastify()
-  await t.rejects(app.register(correlationPlugin, { maxCallChainLength: 0 }).ready(), /correlationPlugin: option "maxCallChainLength" must be an integer from 1 to 1000, got 0/)
+  await t.rejects(Promise.resolve(app.register(correlationPlugin, { maxCallChainLength: 0 }).ready()), /correlationPlugin: option "maxCallChainLength" must be an integer from 1 to 1000, got 0/)
   const other = Fastify()
   // @ts-expect-error an unknown option
-  await t.rejects(other.register(correlationPlugin, { maxChain: 3 }).ready(), /unknown option "maxChain"/)
+  await t.rejects(Promise.resolve(other.register(correlationPlugin, { maxChain: 3 }).ready()), /unknown option "maxChain"/)
   const third = Fastify()
-  await t.rejects(third.register(correlationPlugin, { fetch: { attempts: 0 } }).ready(), /correlationPlugin fetch: option "attempts"/)
+  await t.rejects(Promise.resolve(third.register(correlationPlugin, { fetch: { attempts: 0 } }).ready()), /correlationPlugin fetch: option "attempts"/)
 })

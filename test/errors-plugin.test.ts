@@ -101,5 +101,5 @@ t.test('errorsPlugin alone uses the request id as trace id', async (t) => {
   t.teardown(() => app.close())
   const body = (await app.inject({ url: '/' })).json()
   t.match(body.traceId, /^req-/)
-  await t.rejects(Fastify().register(errorsPlugin, { exposeErrors: 'yes' as unknown as boolean }).ready(), /errorsPlugin: option "exposeErrors" must be a boolean/)
+  await t.rejects(Promise.resolve(Fastify().register(errorsPlugin, { exposeErrors: 'yes' as unknown as boolean }).ready()), /errorsPlugin: option "exposeErrors" must be a boolean/)
 })

@@ -2,7 +2,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp, startUpstream, closeUpstream } from './helpers/app.js'
 import { lambdaContext, lambdaEvent } from './helpers/lambda.js'
-import { createLambdaHandler } from '../index.js'
+import { createLambdaHandler, HALO_ERR_TIMEOUT } from '../index.js'
 import { boundedFetch, retryAfterMs, DEFAULT_FETCH_POLICY } from '../lib/fetch.js'
 import { RequestDeadline } from '../lib/deadline.js'
 
@@ -126,7 +126,9 @@ t.test('boundedFetch without a deadline, with a Request carrying a body, and wit
   t.equal((await boundedFetch(caller, upstream.url, { method: 'PUT', body: stream, duplex: 'half' } as RequestInit, policy)).status, 500)
   t.equal(upstream.requests.length, 5, 'a stream body is not retried either')
   const expired = new RequestDeadline(Date.now() - 10, 5)
-  t.equal((await boundedFetch({ ...caller, deadline: expired }, upstream.url, undefined, policy).catch((error: Error) => error.name)), 'TimeoutError', 'no time left: the attempt is cut at once')
+  expired.expire(new HALO_ERR_TIMEOUT(5))
+  t.equal((await boundedFetch({ ...caller, deadline: expired }, upstream.url, undefined, policy).catch((error: { code: string }) => error.code)), 'HALO_ERR_TIMEOUT', 'a passed deadline cuts the attempt at once')
+  t.equal(upstream.requests.length, 5)
 })
 
 t.test('a retry wait with the caller\'s own signal', async (t) => {

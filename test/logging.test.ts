@@ -152,5 +152,5 @@ t.test('wrong options fail, naming them', async (t) => {
   t.throws(() => haloServerOptions({}), /option "service" is required/)
   // @ts-expect-error not a level
   t.throws(() => haloServerOptions({ service: 's', level: 'loud' }), /option "level" must be one of/)
-  await t.rejects(Fastify().register(correlationPlugin).register(loggingPlugin, { sampleRate: 2 }).ready(), /loggingPlugin: option "sampleRate" must be a number from 0 to 1, got 2/)
+  await t.rejects(Promise.resolve(Fastify().register(correlationPlugin).register(loggingPlugin, { sampleRate: 2 }).ready()), /loggingPlugin: option "sampleRate" must be a number from 0 to 1, got 2/)
 })

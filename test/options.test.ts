@@ -2,7 +2,10 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { validateOptions, numberBetween, anyOf, isObject, oneOf, describe } from '../lib/options.js'
 import { haloPinoOptions } from '../lib/logging.js'
-import halo from '../index.js'
+import { writeFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import halo, { createLambdaHandler } from '../index.js'
 
 t.test('validateOptions', async (t) => {
   t.throws(() => validateOptions('p', 'text', {}), /p: options must be an object, got "text"/)
@@ -17,7 +20,7 @@ t.test('validateOptions', async (t) => {
 })
 
 t.test('the umbrella refuses a part that is neither an object nor false', async (t) => {
-  await t.rejects(Fastify().register(halo, { logging: true as unknown as false }).ready(), /fastify-halo: option "logging" must be an object or must be one of false, got true/)
+  await t.rejects(Promise.resolve(Fastify().register(halo, { logging: true as unknown as false }).ready()), /fastify-halo: option "logging" must be an object or must be one of false, got true/)
 })
 
 t.test('the log level: option, else LOG_LEVEL, else info', async (t) => {
@@ -28,4 +31,15 @@ t.test('the log level: option, else LOG_LEVEL, else info', async (t) => {
   process.env.LOG_LEVEL = 'warn'
   t.equal(haloPinoOptions({ service: 's' }).level, 'warn')
   t.equal(haloPinoOptions({ service: 's', level: 'debug' }).level, 'debug')
+})
+
+t.test('the umbrella turns params on when given, and createLambdaHandler takes a function option', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'halo-')), 'params.json')
+  writeFileSync(file, JSON.stringify({ '/svc/greeting': 'hello' }))
+  const app = Fastify()
+  await app.register(halo, { params: { file } })
+  t.teardown(() => app.close())
+  t.equal(await app.params.get('/svc/greeting'), 'hello')
+  t.type(createLambdaHandler(app, { enforceBase64: () => false }), 'function')
+  t.throws(() => createLambdaHandler(app, { enforceBase64: 'always' as unknown as () => boolean }), /option "enforceBase64" must be a function/)
 })

@@ -226,9 +226,9 @@ t.test('the deadline object', async (t) => {
 })
 
 t.test('bad options and route settings fail register, naming them', async (t) => {
-  await t.rejects(Fastify().register(timeoutPlugin, { marginMs: -1 }).ready(), /timeoutPlugin: option "marginMs" must be an integer/)
-  await t.rejects(Fastify().register(timeoutPlugin, { defaultMs: 'fast' as unknown as number }).ready(), /option "defaultMs"/)
-  await t.rejects(Fastify().register(timeoutPlugin, { marginMs: 1000, defaultMs: 1000 }).ready(), /"marginMs" \(1000\) must be less than "defaultMs" \(1000\)/)
+  await t.rejects(Promise.resolve(Fastify().register(timeoutPlugin, { marginMs: -1 }).ready()), /timeoutPlugin: option "marginMs" must be an integer/)
+  await t.rejects(Promise.resolve(Fastify().register(timeoutPlugin, { defaultMs: 'fast' as unknown as number }).ready()), /option "defaultMs"/)
+  await t.rejects(Promise.resolve(Fastify().register(timeoutPlugin, { marginMs: 1000, defaultMs: 1000 }).ready()), /"marginMs" \(1000\) must be less than "defaultMs" \(1000\)/)
   for (const bad of [-5, 0, 1.5, 'soon']) {
     const app = Fastify()
     await app.register(timeoutPlugin)

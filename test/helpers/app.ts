@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import halo, { haloServerOptions, type HaloOptions } from '../../index.js'
+import type { LevelWithSilent } from 'pino'
 import { captureLogs, type LogCapture } from './logs.js'
 
 export interface TestApp {
@@ -13,7 +14,7 @@ export interface TestApp {
 export async function buildApp (
   options: HaloOptions = {},
   routes: (app: FastifyInstance) => void = () => {},
-  level = 'info'
+  level: LevelWithSilent = 'info'
 ): Promise<TestApp> {
   const logs = captureLogs()
   const app = Fastify(haloServerOptions({ service: 'test-service', level, stream: logs.stream }))

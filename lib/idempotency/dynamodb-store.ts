@@ -1,0 +1,251 @@
+// The production store: one DynamoDB item per record, in a table with a string partition key `id` and TTL on
+// `expiration`. Every operation is one request: claim = one conditional PutItem that returns the item it
+// found on conflict (ReturnValuesOnConditionCheckFailure: ALL_OLD), so a repeat costs that single call;
+// complete = one UpdateItem and release = one DeleteItem, both conditional on still owning the claim, so a
+// rejected duplicate can never free or overwrite the owner's record.
+// The AWS SDK is imported on first use: applications that never use this store do not pay its load time.
+import { randomUUID } from 'node:crypto'
+import { promisify } from 'node:util'
+import { gunzip, gzip } from 'node:zlib'
+import type { AttributeValue, ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { HALO_ERR_IDEMPOTENCY_STORE, HALO_ERR_OPTION, errorMessage } from '../errors.js'
+import { integerBetween, isNonEmptyString, isObject, validateOptions } from '../options.js'
+import {
+  epochSeconds,
+  type ClaimResult, type CompleteResult, type IdempotencyRecord, type IdempotencyStore, type StoredResponse
+} from './record.js'
+
+type DynamoDBModule = typeof import('@aws-sdk/client-dynamodb')
+type Item = Record<string, AttributeValue>
+type Operation<Output> = (sdk: DynamoDBModule, client: DynamoDBClient) => Promise<Output>
+
+/** DynamoDB's limit on one item, attribute names included. */
+export const DYNAMODB_MAX_ITEM_BYTES = 400 * 1024
+// Room kept in an item for all but the headers and body: attribute names, id, fingerprint, owner, numbers.
+const RECORD_OVERHEAD_BYTES = 1024
+
+// A claim's condition: no record, or one past its expiration (DynamoDB TTL deletes late), or one whose owner
+// is past its deadline without completing.
+const CLAIMABLE = 'attribute_not_exists(#id) OR #expiration < :now OR (#status = :inProgress AND #inProgressExpiry < :nowMs)'
+
+const gzipAsync = promisify(gzip)
+const gunzipAsync = promisify(gunzip)
+
+let sdkModule: Promise<DynamoDBModule> | undefined
+async function loadSdk (): Promise<DynamoDBModule> {
+  return await (sdkModule ??= import('@aws-sdk/client-dynamodb'))
+}
+
+export interface DynamoDBIdempotencyStoreOptions {
+  /** The table: string partition key `id`, TTL attribute `expiration` (see `ensureTable`). */
+  table: string
+  /** The client to use; by default one is created from `region` and `endpoint` on first use. */
+  client?: DynamoDBClient
+  /** For the client created when none is given (default: the SDK's, from AWS_REGION). */
+  region?: string
+  /** For the client created when none is given, e.g. DynamoDB Local's `http://localhost:8000`. */
+  endpoint?: string
+  /**
+   * Bodies larger than this many bytes are stored gzipped when that makes them smaller (default 1024: below
+   * 1 KiB a write costs one unit anyway). Compression also lets answers of several hundred KiB fit an item.
+   */
+  compressAboveBytes?: number
+}
+
+export class DynamoDBIdempotencyStore implements IdempotencyStore {
+  readonly table: string
+  readonly #options: DynamoDBIdempotencyStoreOptions
+  readonly #compressAboveBytes: number
+  #client: DynamoDBClient | undefined
+
+  constructor (options: DynamoDBIdempotencyStoreOptions) {
+    validateOptions('DynamoDBIdempotencyStore', options, {
+      table: isNonEmptyString,
+      client: isObject,
+      region: isNonEmptyString,
+      endpoint: isNonEmptyString,
+      compressAboveBytes: integerBetween(0)
+    })
+    if (options?.table === undefined) throw new HALO_ERR_OPTION('DynamoDBIdempotencyStore: option "table" is required')
+    this.table = options.table
+    this.#options = options
+    this.#compressAboveBytes = options.compressAboveBytes ?? 1024
+  }
+
+  /**
+   * Creates the table where it is missing (DynamoDB Local, first runs): partition key `id` (string), on-demand
+   * billing, TTL on `expiration`, and waits until it is ACTIVE. Does nothing to a table that exists. Needs
+   * `dynamodb:CreateTable` even then, as it asks to create first; production tables are better declared in
+   * CloudFormation (README). dynalite knows no TTL: there, records past `expiration` are simply never deleted.
+   */
+  async ensureTable (): Promise<void> {
+    const TableName = this.table
+    const created = await this.#call(async (sdk, client) => await client.send(new sdk.CreateTableCommand({
+      TableName,
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST'
+    }))).then(() => true, (error: unknown) => {
+      expectedCause(error, 'ResourceInUseException')
+      return false
+    })
+    await this.#call(async (sdk, client) =>
+      await sdk.waitUntilTableExists({ client, minDelay: 0.1, maxDelay: 2, maxWaitTime: 120 }, { TableName }))
+    if (created) {
+      await this.#call(async (sdk, client) => await client.send(new sdk.UpdateTimeToLiveCommand({
+        TableName,
+        TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiration' }
+      }))).catch((error: unknown) => expectedCause(error, 'UnknownOperationException'))
+    }
+  }
+
+  async claim (id: string, fingerprint: string, inProgressExpiry: number, ttlSeconds: number, signal?: AbortSignal): Promise<ClaimResult> {
+    const now = Date.now()
+    const owner = randomUUID()
+    try {
+      await this.#call(async (sdk, client) => await client.send(new sdk.PutItemCommand({
+        TableName: this.table,
+        Item: {
+          id: { S: id },
+          status: { S: 'IN_PROGRESS' },
+          fingerprint: { S: fingerprint },
+          expiration: { N: String(epochSeconds(now) + ttlSeconds) },
+          inProgressExpiry: { N: String(inProgressExpiry) },
+          owner: { S: owner }
+        },
+        ConditionExpression: CLAIMABLE,
+        ExpressionAttributeNames: { '#id': 'id', '#expiration': 'expiration', '#status': 'status', '#inProgressExpiry': 'inProgressExpiry' },
+        ExpressionAttributeValues: {
+          ':now': { N: String(epochSeconds(now)) },
+          ':nowMs': { N: String(now) },
+          ':inProgress': { S: 'IN_PROGRESS' }
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
+      }), { abortSignal: signal }))
+      return { claimed: true, owner }
+    } catch (error) {
+      const conflict = expectedCause<ConditionalCheckFailedException>(error, 'ConditionalCheckFailedException')
+      // dynalite ignores ReturnValuesOnConditionCheckFailure: read the record instead. Released in between, it
+      // is gone, and the claim is tried again.
+      const item = conflict.Item ?? await this.#read(id, signal)
+      if (item === undefined) return await this.claim(id, fingerprint, inProgressExpiry, ttlSeconds, signal)
+      return { claimed: false, existing: await toRecord(item) }
+    }
+  }
+
+  /**
+   * Stores the answer with one conditional UpdateItem. The body is gzipped above `compressAboveBytes` when
+   * that helps; an item that would still exceed DynamoDB's 400 KiB is not written: the claim is released
+   * instead and the result is 'too-large' (with the estimated item size as `bytes`).
+   */
+  async complete (id: string, owner: string, response: StoredResponse, ttlSeconds: number, signal?: AbortSignal): Promise<CompleteResult> {
+    const headers = JSON.stringify(response.headers)
+    const body = await this.#encode(response.body)
+    const bytes = RECORD_OVERHEAD_BYTES + Buffer.byteLength(id) + Buffer.byteLength(headers) + body.bytes.byteLength
+    if (bytes > DYNAMODB_MAX_ITEM_BYTES) {
+      await this.release(id, owner, signal)
+      return { stored: false, reason: 'too-large', bytes, limit: DYNAMODB_MAX_ITEM_BYTES }
+    }
+    try {
+      await this.#call(async (sdk, client) => await client.send(new sdk.UpdateItemCommand({
+        TableName: this.table,
+        Key: { id: { S: id } },
+        UpdateExpression: 'SET #status = :completed, #expiration = :expiration, #statusCode = :statusCode, ' +
+          '#headers = :headers, #body = :body, #bodyEncoding = :bodyEncoding',
+        ConditionExpression: '#owner = :owner',
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          '#expiration': 'expiration',
+          '#statusCode': 'statusCode',
+          '#headers': 'headers',
+          '#body': 'body',
+          '#bodyEncoding': 'bodyEncoding',
+          '#owner': 'owner'
+        },
+        ExpressionAttributeValues: {
+          ':completed': { S: 'COMPLETED' },
+          ':expiration': { N: String(epochSeconds(Date.now()) + ttlSeconds) },
+          ':statusCode': { N: String(response.statusCode) },
+          ':headers': { S: headers },
+          ':body': { B: body.bytes },
+          ':bodyEncoding': { S: body.encoding },
+          ':owner': { S: owner }
+        }
+      }), { abortSignal: signal }))
+      return { stored: true }
+    } catch (error) {
+      expectedCause(error, 'ConditionalCheckFailedException')
+      return { stored: false, reason: 'claim-lost' }
+    }
+  }
+
+  async release (id: string, owner: string, signal?: AbortSignal): Promise<void> {
+    await this.#call(async (sdk, client) => await client.send(new sdk.DeleteItemCommand({
+      TableName: this.table,
+      Key: { id: { S: id } },
+      ConditionExpression: '#owner = :owner',
+      ExpressionAttributeNames: { '#owner': 'owner' },
+      ExpressionAttributeValues: { ':owner': { S: owner } }
+    }), { abortSignal: signal })).catch((error: unknown) => expectedCause(error, 'ConditionalCheckFailedException'))
+  }
+
+  async #read (id: string, signal?: AbortSignal): Promise<Item | undefined> {
+    const { Item } = await this.#call(async (sdk, client) => await client.send(new sdk.GetItemCommand({
+      TableName: this.table,
+      Key: { id: { S: id } },
+      ConsistentRead: true
+    }), { abortSignal: signal }))
+    return Item
+  }
+
+  async #encode (body: Buffer): Promise<{ bytes: Buffer, encoding: 'gzip' | 'identity' }> {
+    if (body.byteLength > this.#compressAboveBytes) {
+      const compressed = await gzipAsync(body)
+      if (compressed.byteLength < body.byteLength) return { bytes: compressed, encoding: 'gzip' }
+    }
+    return { bytes: body, encoding: 'identity' }
+  }
+
+  /** Runs one SDK call; any failure is thrown as HALO_ERR_IDEMPOTENCY_STORE, with the SDK's error as `cause`. */
+  async #call<Output> (operation: Operation<Output>): Promise<Output> {
+    try {
+      const sdk = await loadSdk()
+      this.#client ??= this.#options.client ?? new sdk.DynamoDBClient({ region: this.#options.region, endpoint: this.#options.endpoint })
+      return await operation(sdk, this.#client)
+    } catch (error) {
+      throw Object.assign(new HALO_ERR_IDEMPOTENCY_STORE(errorMessage(error)), { cause: error })
+    }
+  }
+}
+
+/**
+ * The SDK error behind a store error when it is the named one, which the caller expects as an answer (a
+ * condition that did not hold, a table that exists); any other error is rethrown.
+ */
+function expectedCause<Cause extends Error = Error> (storeError: unknown, name: string): Cause {
+  const { cause } = storeError as { cause: Error }
+  if (cause.name !== name) throw storeError
+  return cause as Cause
+}
+
+async function toRecord (item: Item): Promise<IdempotencyRecord> {
+  const record = {
+    id: item.id.S as string,
+    fingerprint: item.fingerprint.S as string,
+    expiration: Number(item.expiration.N),
+    inProgressExpiry: Number(item.inProgressExpiry.N),
+    owner: item.owner.S as string
+  }
+  if (item.status.S === 'IN_PROGRESS') return { ...record, status: 'IN_PROGRESS' }
+  const stored = item.body.B as Uint8Array
+  const body = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength)
+  return {
+    ...record,
+    status: 'COMPLETED',
+    response: {
+      statusCode: Number(item.statusCode.N),
+      headers: JSON.parse(item.headers.S as string) as StoredResponse['headers'],
+      body: item.bodyEncoding.S === 'gzip' ? await gunzipAsync(body) : body
+    }
+  }
+}

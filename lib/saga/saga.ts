@@ -1,0 +1,536 @@
+// The saga executor: runs the forward path, and on a failure the compensation chain its Catch leads
+// into, recording every transition in the saga log before going on, so that whatever this process
+// does not finish (a crash, a timeout) a recoverer can.
+import { createHash, randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { TSchema } from '@sinclair/typebox'
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import { HALO_ERR_OPTION, HALO_ERR_TIMEOUT, HALO_ERR_VALIDATION, SagaError, SagaRollback } from '../errors.js'
+import { integerBetween, isNonEmptyString, isObject, numberBetween, validateOptions, type OptionCheck } from '../options.js'
+import { ALL_ERRORS, analyseDefinition, firstSchemaError, type SagaDefinition, type SagaGraph, type SagaRetrier, type SagaTaskState } from './definition.js'
+import { errorInfo, MemorySagaLog, type SagaChanges, type SagaEvent, type OpenSaga, type SagaEventName, type SagaLog, type SagaRecord } from './log.js'
+
+/** What a saga logs through: pino, Fastify's `request.log`, or anything with these methods. */
+export interface SagaLogger {
+  info (obj: object, msg: string): void
+  warn (obj: object, msg: string): void
+  error (obj: object, msg: string): void
+}
+
+/** The second argument of every API call. */
+export interface SagaStepContext {
+  /** The name the saga was loaded under. */
+  readonly saga: string
+  readonly sagaId: string
+  /** The state being run. */
+  readonly state: string
+  /** 1 on the first attempt, growing with each retry. */
+  readonly attempt: number
+  /** Every result so far, keyed by ResultPath (`$.BookHotelResult` → `results.BookHotelResult`). */
+  readonly results: Readonly<Record<string, unknown>>
+  /** Aborts when the run's signal does or the saga's TimeoutSeconds pass; give it to `fetch`. */
+  readonly signal: AbortSignal
+  /**
+   * The same for every attempt of this state in this saga, in the run and in a recovery: send it to the
+   * partner as its idempotency key so that a retry never books twice.
+   */
+  readonly idempotencyKey: string
+  readonly log: SagaLogger
+  /** The run's `context` option (undefined during a recovery). */
+  readonly context: unknown
+}
+
+/** Calls a partner: returns (or resolves to) the step's result, throws when the step failed. `any`: each API types its payload. */
+export type SagaApi = (payload: any, ctx: SagaStepContext) => unknown
+
+/** The APIs of a saga, keyed by state name. */
+export type SagaApis = Record<string, SagaApi>
+
+/** Checks for the payloads and results of one Resource. */
+export interface ResourceSchemas {
+  payload?: TSchema
+  result?: TSchema
+}
+
+export interface LoadSagaOptions {
+  /** The APIs by state name; a run's `apis` add to and override them. */
+  apis?: SagaApis
+  /** TypeBox schemas by Resource: payloads are checked before the saga starts, results as they come. */
+  schemas?: Record<string, ResourceSchemas>
+  /**
+   * How compensations are retried on errors their own `Retry` does not handle (a compensation's Catch
+   * naming itself means the same). Default: `{ IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 2 }`,
+   * three attempts in all.
+   */
+  compensationRetry?: Omit<SagaRetrier, 'ErrorEquals'>
+  /** Where runs record their transitions unless a run names another; default a new `MemorySagaLog`. */
+  sagaLog?: SagaLog
+}
+
+/** The time budget a run or recovery works within. */
+export interface SagaDeadline {
+  /** Milliseconds left. */
+  remaining (): number
+}
+
+/** The options that a run and a recovery share. */
+export interface SagaExecutionOptions {
+  /** Add to and override the APIs given at load. */
+  apis?: SagaApis
+  /** Aborts the run: waits stop at once, and `ctx.signal` aborts. */
+  signal?: AbortSignal
+  /** No attempt starts, and no retry wait begins, that cannot finish before it (e.g. `request.deadline`). */
+  deadline?: SagaDeadline
+  /** Gets one line per transition with `saga`, `sagaId`, `state`, `event`; and is `ctx.log`. */
+  log?: SagaLogger
+  /** Overrides the saga log given at load. */
+  sagaLog?: SagaLog
+}
+
+export interface SagaRunOptions extends SagaExecutionOptions {
+  /** The payload of each state, keyed by state name. */
+  payloads: Record<string, unknown>
+  /** Anything the APIs need from the caller (a request, its correlation ids): `ctx.context`. */
+  context?: unknown
+  /** Default: a random UUID. An id already in the saga log is refused (HALO_ERR_SAGA_CONFLICT). */
+  sagaId?: string
+}
+
+export interface SagaRecoverOptions extends SagaExecutionOptions {
+  /** Who recovers: the saga is claimed in this name, and only it may write to the record then. */
+  owner: string
+}
+
+export interface SagaResult {
+  sagaId: string
+  /** Every forward result, keyed by ResultPath. */
+  results: Record<string, unknown>
+}
+
+/** What compensating a saga came to. */
+export interface SagaCompensation {
+  /** The compensations done now, in order. */
+  compensated: string[]
+  /** The compensations that still failed, or that time did not allow; empty when the saga rolled back. */
+  pending: string[]
+  /** The last error of each compensation that failed. */
+  errors: Record<string, unknown>
+  /** Time ran out: the saga was left open for a recoverer rather than marked failed. */
+  suspended: boolean
+}
+
+interface Retrier {
+  errorEquals: readonly string[]
+  intervalMs: number
+  maxRetries: number
+  backoffRate: number
+}
+
+/** A Task state as the executor uses it. */
+interface CompiledTask {
+  readonly definition: SagaTaskState
+  /** Where its result goes in `results`. */
+  readonly resultKey: string
+  readonly retriers: readonly Retrier[]
+  payloadCheck?: TypeCheck<TSchema>
+  resultCheck?: TypeCheck<TSchema>
+}
+
+/** Everything an execution of a saga (run or recovery) carries along. */
+interface Execution {
+  readonly sagaId: string
+  readonly apis: SagaApis
+  readonly payloads: Record<string, unknown>
+  readonly results: Record<string, unknown>
+  readonly context: unknown
+  readonly log: SagaLogger
+  readonly journal: Journal
+}
+
+type Outcome =
+  | { ok: true, result: unknown, attempt: number }
+  | { ok: false, error: unknown, attempt: number, outOfTime: boolean }
+
+const ignore = (): void => {}
+export const silentLogger: SagaLogger = { info: ignore, warn: ignore, error: ignore }
+const neverAborted = new AbortController().signal
+
+const LEVELS: Record<SagaEventName, keyof SagaLogger> = {
+  started: 'info',
+  'step-started': 'info',
+  'step-succeeded': 'info',
+  'step-failed': 'warn',
+  'compensation-started': 'info',
+  'compensation-succeeded': 'info',
+  'compensation-failed': 'error',
+  suspended: 'error',
+  claimed: 'warn',
+  committed: 'info',
+  'rolled-back': 'warn',
+  failed: 'error'
+}
+
+/** Writes a transition to the saga log, then the matching log line. */
+class Journal {
+  readonly #sagaLog: SagaLog
+  readonly #log: SagaLogger
+  readonly #saga: string
+  readonly #sagaId: string
+  readonly #owner: string
+
+  constructor (sagaLog: SagaLog, log: SagaLogger, saga: string, sagaId: string, owner: string) {
+    this.#sagaLog = sagaLog
+    this.#log = log
+    this.#saga = saga
+    this.#sagaId = sagaId
+    this.#owner = owner
+  }
+
+  async start (payloads: Record<string, unknown>): Promise<void> {
+    const event: SagaEvent = { event: 'started', at: Date.now() }
+    await this.#sagaLog.create({ sagaId: this.#sagaId, name: this.#saga, owner: this.#owner, payloads }, event)
+    this.#line(event)
+  }
+
+  /** Takes an open saga over for this journal's owner; undefined when another process moved first. */
+  async claim (version: number): Promise<SagaRecord | undefined> {
+    const event: SagaEvent = { event: 'claimed', at: Date.now(), owner: this.#owner }
+    const record = await this.#sagaLog.claim(this.#sagaId, this.#owner, version, event)
+    if (record !== undefined) this.#line(event)
+    return record
+  }
+
+  async record (event: Omit<SagaEvent, 'at' | 'error'>, changes?: SagaChanges, error?: unknown): Promise<void> {
+    const written: SagaEvent = error === undefined ? { ...event, at: Date.now() } : { ...event, at: Date.now(), error: errorInfo(error) }
+    await this.#sagaLog.update(this.#sagaId, this.#owner, written, changes)
+    this.#line(written, error)
+  }
+
+  #line ({ event, state, attempt, retryInMs, owner }: SagaEvent, err?: unknown): void {
+    this.#log[LEVELS[event]](
+      { saga: this.#saga, sagaId: this.#sagaId, state, event, attempt, retryInMs, owner, err },
+      `saga ${this.#saga} ${event}${state === undefined ? '' : ` ${state}`}`)
+  }
+}
+
+/** The time a run or recovery may still use, and the signal that ends it early. */
+class Budget {
+  readonly signal: AbortSignal
+  readonly #deadline: SagaDeadline | undefined
+  readonly #startedAt = Date.now()
+  readonly #endsAt: number
+  readonly #timer: NodeJS.Timeout | undefined
+
+  /** With `timeoutMs`, the budget's signal aborts then, with HALO_ERR_TIMEOUT, until `end()`. */
+  constructor (deadline: SagaDeadline | undefined, signal: AbortSignal | undefined, timeoutMs?: number) {
+    this.#deadline = deadline
+    if (timeoutMs === undefined) {
+      this.#endsAt = Infinity
+      this.signal = signal ?? neverAborted
+    } else {
+      this.#endsAt = this.#startedAt + timeoutMs
+      const timeout = new AbortController()
+      // Not AbortSignal.timeout(): its timer does not keep the process alive while a step awaits it.
+      this.#timer = setTimeout(() => timeout.abort(new HALO_ERR_TIMEOUT(timeoutMs)), timeoutMs)
+      this.signal = signal === undefined ? timeout.signal : AbortSignal.any([signal, timeout.signal])
+    }
+  }
+
+  end (): void {
+    clearTimeout(this.#timer)
+  }
+
+  remaining (): number {
+    return Math.min(this.#deadline?.remaining() ?? Infinity, this.#endsAt - Date.now())
+  }
+
+  canStart (): boolean {
+    return !this.signal.aborted && this.remaining() > 0
+  }
+
+  /** Whether a wait of `ms` leaves time for another attempt. */
+  fits (ms: number): boolean {
+    return !this.signal.aborted && ms < this.remaining()
+  }
+
+  /** Resolves to false when the signal cut the wait short. */
+  async wait (ms: number): Promise<boolean> {
+    return await sleep(ms, true, { signal: this.signal }).catch(() => false)
+  }
+
+  outOfTime (): Error {
+    return new HALO_ERR_TIMEOUT(Date.now() - this.#startedAt)
+  }
+}
+
+function matches (errorEquals: readonly string[], error: unknown): boolean {
+  const { name, code } = errorInfo(error)
+  return errorEquals.includes(ALL_ERRORS) || errorEquals.includes(name) || (code !== undefined && errorEquals.includes(code))
+}
+
+function toRetrier (retrier: SagaRetrier): Retrier {
+  return {
+    errorEquals: retrier.ErrorEquals,
+    intervalMs: (retrier.IntervalSeconds ?? 1) * 1000,
+    maxRetries: retrier.MaxAttempts ?? 3,
+    backoffRate: retrier.BackoffRate ?? 2
+  }
+}
+
+/** The key of a result path: `$.BookHotelResult` → `BookHotelResult`. */
+function resultKey (resultPath: string): string {
+  return resultPath.slice(2)
+}
+
+const retryOptionChecks: Record<string, OptionCheck> = {
+  IntervalSeconds: numberBetween(0),
+  MaxAttempts: integerBetween(0),
+  BackoffRate: numberBetween(1)
+}
+const executionOptionChecks: Record<string, OptionCheck> = {
+  apis: isObject,
+  signal: (value) => value instanceof AbortSignal ? undefined : 'must be an AbortSignal',
+  deadline: (value) => typeof Object(value).remaining === 'function' ? undefined : 'must have a remaining() method',
+  log: isObject,
+  sagaLog: isObject
+}
+
+/** A loaded saga definition, ready to run any number of times (concurrently too). */
+export class Saga {
+  /** The name it was loaded under, recorded with each run. */
+  readonly name: string
+  readonly definition: SagaDefinition
+  /** The forward states, in order. */
+  readonly forward: readonly string[]
+  /** The saga log runs write to unless they name another. */
+  readonly sagaLog: SagaLog
+  readonly #graph: SagaGraph
+  readonly #apis: SagaApis
+  readonly #tasks = new Map<string, CompiledTask>()
+  /** The states whose payloads a recoverer needs. */
+  readonly #compensationStates: readonly string[]
+
+  constructor (name: string, definition: unknown, options?: LoadSagaOptions) {
+    validateOptions(`saga "${name}"`, options, {
+      apis: isObject,
+      schemas: isObject,
+      compensationRetry: (value) => {
+        // Throws its own message, which names the field at fault.
+        validateOptions(`saga "${name}" option "compensationRetry"`, value, retryOptionChecks)
+        return undefined
+      },
+      sagaLog: isObject
+    })
+    this.#graph = analyseDefinition(name, definition)
+    this.name = name
+    this.definition = definition as SagaDefinition
+    this.forward = this.#graph.forward
+    this.sagaLog = options?.sagaLog ?? new MemorySagaLog()
+    this.#apis = options?.apis ?? {}
+    this.#compensationStates = [...this.#graph.tasks.keys()].filter((state) => !this.forward.includes(state))
+    const compensationRetrier = toRetrier({ IntervalSeconds: 1, MaxAttempts: 2, ...options?.compensationRetry, ErrorEquals: [ALL_ERRORS] })
+    for (const [state, task] of this.#graph.tasks) {
+      const own = (task.Retry ?? []).map(toRetrier)
+      this.#tasks.set(state, {
+        definition: task,
+        resultKey: resultKey(task.ResultPath),
+        retriers: this.forward.includes(state) ? own : [...own, compensationRetrier]
+      })
+    }
+    this.#compileSchemas(options?.schemas ?? {})
+  }
+
+  /**
+   * Runs the saga: each forward state in turn, retried as its `Retry` says. Resolves to the results when
+   * every state succeeded (`committed`). When one fails, runs the compensation chain its matching Catch
+   * leads into, then throws `SagaRollback` if every compensation succeeded, or `SagaError` (with
+   * `pending`) if some still failed or time ran out. A payload failing its schema throws
+   * HALO_ERR_VALIDATION before anything runs; a saga log that cannot be written stops the run with the
+   * log's error, leaving the saga open for `recover()`.
+   */
+  async run (options: SagaRunOptions): Promise<SagaResult> {
+    validateOptions(`saga "${this.name}" run`, options, {
+      ...executionOptionChecks,
+      payloads: isObject,
+      context: () => undefined,
+      sagaId: isNonEmptyString
+    }, ['payloads'])
+    const apis = this.#apisFor(options.apis, this.#graph.tasks.keys())
+    this.#checkPayloads(options.payloads)
+    const sagaId = options.sagaId ?? randomUUID()
+    const log = options.log ?? silentLogger
+    const journal = new Journal(options.sagaLog ?? this.sagaLog, log, this.name, sagaId, randomUUID())
+    const execution: Execution = { sagaId, apis, payloads: options.payloads, results: {}, context: options.context, log, journal }
+    await journal.start(Object.fromEntries(this.#compensationStates
+      .filter((state) => Object.hasOwn(options.payloads, state))
+      .map((state) => [state, options.payloads[state]])))
+
+    const timeoutSeconds = this.definition.TimeoutSeconds
+    const budget = new Budget(options.deadline, options.signal, timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000)
+    const failed = await this.#forward(execution, budget).finally(() => budget.end())
+    // TimeoutSeconds bounds the forward path only: the compensations still have the run's deadline.
+    if (failed !== undefined) return await this.#fail(execution, failed.state, failed.outcome, new Budget(options.deadline, options.signal))
+    await journal.record({ event: 'committed' }, { status: 'committed' })
+    return { sagaId, results: execution.results }
+  }
+
+  /** Runs the forward states; resolves to the one that failed, if one did. */
+  async #forward (execution: Execution, budget: Budget): Promise<{ state: string, outcome: Outcome & { ok: false } } | undefined> {
+    for (const state of this.forward) {
+      const outcome = await this.#execute(execution, state, 'step', budget)
+      if (!outcome.ok) return { state, outcome }
+      const key = this.#task(state).resultKey
+      execution.results[key] = outcome.result
+      await execution.journal.record({ event: 'step-succeeded', state, attempt: outcome.attempt }, { result: { key, value: outcome.result } })
+    }
+    return undefined
+  }
+
+  /**
+   * Claims an open saga of this definition in the saga log (conditional on `open.version`, so that of
+   * recoverers racing only one goes on) and finishes it by compensation: the compensations of its
+   * failure's chain or, when it stopped in the forward path, the chain that undoes the last state that
+   * started, leaving out those already done. Resolves to undefined when another process moved first.
+   */
+  async recover (open: Pick<OpenSaga, 'sagaId' | 'version'>, options: SagaRecoverOptions): Promise<SagaCompensation | undefined> {
+    validateOptions(`saga "${this.name}" recover`, options, { ...executionOptionChecks, owner: isNonEmptyString }, ['owner'])
+    // Checked before claiming, so that a misconfigured recoverer never holds a saga it cannot finish.
+    const apis = this.#apisFor(options.apis, this.#compensationStates)
+    const log = options.log ?? silentLogger
+    const journal = new Journal(options.sagaLog ?? this.sagaLog, log, this.name, open.sagaId, options.owner)
+    const record = await journal.claim(open.version)
+    if (record === undefined) return undefined
+    const chain = record.failure?.compensation ?? this.#graph.recoveryChains.get(record.started.at(-1) ?? '') ?? []
+    const todo = chain.filter((state) => !record.compensated.includes(state))
+    const execution: Execution = {
+      sagaId: record.sagaId,
+      apis,
+      payloads: record.payloads,
+      results: record.results,
+      context: undefined,
+      log,
+      journal
+    }
+    return await this.#compensate(execution, todo, new Budget(options.deadline, options.signal))
+  }
+
+  async #fail (execution: Execution, state: string, outcome: Outcome & { ok: false }, budget: Budget): Promise<never> {
+    const catcher = this.#task(state).definition.Catch?.find(({ ErrorEquals }) => matches(ErrorEquals, outcome.error))
+    const chain = (catcher === undefined ? this.#graph.recoveryChains.get(state) : this.#graph.chains.get(catcher.Next)) as readonly string[]
+    const error = errorInfo(outcome.error)
+    const changes: SagaChanges = { status: 'compensating', failure: { state, error, compensation: [...chain] } }
+    if (catcher?.ResultPath !== undefined) {
+      const key = resultKey(catcher.ResultPath)
+      // As in Amazon States Language, the caught error is stored for the states that follow to read.
+      execution.results[key] = { Error: error.name, Cause: error.message }
+      changes.result = { key, value: execution.results[key] }
+    }
+    await execution.journal.record({ event: 'step-failed', state, attempt: outcome.attempt }, changes, outcome.error)
+    const { compensated, pending, errors } = await this.#compensate(execution, chain, budget)
+    if (pending.length > 0) throw new SagaError(execution.sagaId, state, outcome.error, errors, pending)
+    throw new SagaRollback(execution.sagaId, state, outcome.error, compensated)
+  }
+
+  async #compensate (execution: Execution, chain: readonly string[], budget: Budget): Promise<SagaCompensation> {
+    const { journal } = execution
+    const result: SagaCompensation = { compensated: [], pending: [], errors: {}, suspended: false }
+    for (const [index, state] of chain.entries()) {
+      const outcome = await this.#execute(execution, state, 'compensation', budget)
+      if (outcome.ok) {
+        const key = this.#task(state).resultKey
+        execution.results[key] = outcome.result
+        await journal.record({ event: 'compensation-succeeded', state, attempt: outcome.attempt }, { compensated: state, result: { key, value: outcome.result } })
+        result.compensated.push(state)
+        continue
+      }
+      result.errors[state] = outcome.error
+      await journal.record({ event: 'compensation-failed', state, attempt: outcome.attempt }, undefined, outcome.error)
+      if (outcome.outOfTime) {
+        // What is left is a recoverer's job: the saga stays open rather than being marked failed.
+        result.pending.push(...chain.slice(index))
+        result.suspended = true
+        await journal.record({ event: 'suspended' }, { pending: result.pending })
+        return result
+      }
+      result.pending.push(state)
+    }
+    if (result.pending.length > 0) await journal.record({ event: 'failed' }, { status: 'failed', pending: result.pending })
+    else await journal.record({ event: 'rolled-back' }, { status: 'rolled-back' })
+    return result
+  }
+
+  /** Calls a state's API until it succeeds, or its retries, or the time, run out. */
+  async #execute (execution: Execution, state: string, role: 'step' | 'compensation', budget: Budget): Promise<Outcome> {
+    if (!budget.canStart()) return { ok: false, error: budget.outOfTime(), attempt: 0, outOfTime: true }
+    const { journal } = execution
+    const { retriers, resultCheck } = this.#task(state)
+    const retriesDone = retriers.map(() => 0)
+    const idempotencyKey = createHash('sha256').update(`${execution.sagaId}\n${state}`).digest('base64url')
+    for (let attempt = 1; ; attempt++) {
+      await journal.record({ event: `${role}-started`, state, attempt }, role === 'step' && attempt === 1 ? { started: state } : undefined)
+      let error: unknown
+      try {
+        const result = await execution.apis[state](execution.payloads[state], {
+          saga: this.name,
+          sagaId: execution.sagaId,
+          state,
+          attempt,
+          results: execution.results,
+          signal: budget.signal,
+          idempotencyKey,
+          log: execution.log,
+          context: execution.context
+        })
+        const problem = resultCheck === undefined ? undefined : firstSchemaError(resultCheck, result)
+        if (problem !== undefined) throw new HALO_ERR_VALIDATION(`saga "${this.name}": the result of ${state} is invalid: ${problem}`)
+        return { ok: true, result, attempt }
+      } catch (thrown) {
+        error = thrown
+      }
+      const index = retriers.findIndex(({ errorEquals }) => matches(errorEquals, error))
+      const retrier = retriers[index]
+      if (retrier === undefined || retriesDone[index] >= retrier.maxRetries) return { ok: false, error, attempt, outOfTime: false }
+      const delay = retrier.intervalMs * retrier.backoffRate ** retriesDone[index]++
+      if (!budget.fits(delay)) return { ok: false, error, attempt, outOfTime: true }
+      await journal.record({ event: `${role}-failed`, state, attempt, retryInMs: delay }, undefined, error)
+      if (!await budget.wait(delay)) return { ok: false, error, attempt, outOfTime: true }
+    }
+  }
+
+  #task (state: string): CompiledTask {
+    return this.#tasks.get(state) as CompiledTask
+  }
+
+  #apisFor (overrides: SagaApis | undefined, states: Iterable<string>): SagaApis {
+    const apis = overrides === undefined ? this.#apis : { ...this.#apis, ...overrides }
+    for (const state of states) {
+      if (typeof apis[state] !== 'function') throw new HALO_ERR_OPTION(`saga "${this.name}": no API function for state "${state}" in apis`)
+    }
+    return apis
+  }
+
+  #compileSchemas (schemas: Record<string, ResourceSchemas>): void {
+    for (const [resource, { payload, result }] of Object.entries(schemas)) {
+      const tasks = [...this.#tasks.values()].filter((task) => task.definition.Resource === resource)
+      if (tasks.length === 0) throw new HALO_ERR_OPTION(`saga "${this.name}": option "schemas" names Resource "${resource}", which no state uses`)
+      const payloadCheck = payload === undefined ? undefined : TypeCompiler.Compile(payload)
+      const resultCheck = result === undefined ? undefined : TypeCompiler.Compile(result)
+      for (const task of tasks) Object.assign(task, { payloadCheck, resultCheck })
+    }
+  }
+
+  #checkPayloads (payloads: Record<string, unknown>): void {
+    for (const [state, { payloadCheck }] of this.#tasks) {
+      const problem = payloadCheck === undefined ? undefined : firstSchemaError(payloadCheck, payloads[state])
+      if (problem !== undefined) throw new HALO_ERR_VALIDATION(`saga "${this.name}": the payload of ${state} is invalid: ${problem}`)
+    }
+  }
+}
+
+/**
+ * Loads a saga definition (checked against `SagaDefinitionSchema` and for a sound graph; HALO_ERR_SAGA_DEFINITION
+ * naming the state otherwise) under `name`, the name its runs are recorded and recovered by.
+ */
+export function loadSaga (name: string, definition: unknown, options?: LoadSagaOptions): Saga {
+  return new Saga(name, definition, options)
+}

@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto'
+import t from 'tap'
+import { canonicalJson, hashKey, idempotencyRecordId, payloadFingerprint } from '../lib/idempotency/index.js'
+
+t.test('canonicalJson sorts keys at every depth and keeps array order', async (t) => {
+  const one = { b: 1, a: { d: [3, { z: 1, y: 2 }], c: null }, e: 'x' }
+  const other = { e: 'x', a: { c: null, d: [3, { y: 2, z: 1 }] }, b: 1 }
+  t.equal(canonicalJson(one), '{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1,"e":"x"}')
+  t.equal(canonicalJson(other), canonicalJson(one))
+  t.not(canonicalJson([1, 2]), canonicalJson([2, 1]))
+  t.equal(canonicalJson({ 10: 'a', 9: 'b', b: 1, a: 2 }), canonicalJson({ a: 2, b: 1, 9: 'b', 10: 'a' }))
+})
+
+t.test('canonicalJson follows JSON.stringify otherwise', async (t) => {
+  t.equal(canonicalJson({ b: undefined, a: () => 1, c: [undefined] }), '{"c":[null]}')
+  t.equal(canonicalJson({ at: new Date('2024-01-02T03:04:05.000Z') }), '{"at":"2024-01-02T03:04:05.000Z"}')
+  t.equal(canonicalJson({ nested: { toJSON: () => ({ y: 1, x: 2 }) } }), '{"nested":{"x":2,"y":1}}')
+  t.equal(canonicalJson('text'), '"text"')
+  t.equal(canonicalJson(42), '42')
+  t.equal(canonicalJson(null), 'null')
+  t.equal(canonicalJson(undefined), '')
+})
+
+t.test('canonicalJson keeps a "__proto__" member as data', async (t) => {
+  const parsed = JSON.parse('{"b":2,"__proto__":{"polluted":true}}') as unknown
+  t.equal(canonicalJson(parsed), '{"__proto__":{"polluted":true},"b":2}')
+  t.not(canonicalJson(parsed), canonicalJson({ b: 2 }))
+})
+
+t.test('hashKey: md5 by name, sha256 on request, parts length-prefixed', async (t) => {
+  t.equal(hashKey(['abc'], 'md5'), createHash('md5').update('3:abc').digest('hex'))
+  t.equal(hashKey(['abc'], 'sha256'), createHash('sha256').update('3:abc').digest('hex'))
+  t.match(hashKey(['abc'], 'md5'), /^[0-9a-f]{32}$/)
+  t.match(hashKey(['abc'], 'sha256'), /^[0-9a-f]{64}$/)
+  t.not(hashKey(['ab', 'c'], 'md5'), hashKey(['a', 'bc'], 'md5'))
+  t.not(hashKey(['a', ''], 'md5'), hashKey(['a'], 'md5'))
+  t.equal(hashKey(['é', Buffer.from('x')], 'md5'), hashKey([Buffer.from('é'), 'x'], 'md5'), 'strings count in UTF-8 bytes')
+})
+
+t.test('idempotencyRecordId: one record per caller, method, route and key', async (t) => {
+  const parts = { scope: 'Bearer alice', method: 'POST', route: '/orders', key: 'k-1' }
+  const id = idempotencyRecordId(parts, 'md5')
+  t.equal(idempotencyRecordId({ ...parts }, 'md5'), id, 'stable')
+  for (const change of [{ scope: 'Bearer bob' }, { scope: '' }, { method: 'PUT' }, { route: '/orders/:id' }, { key: 'k-2' }]) {
+    t.not(idempotencyRecordId({ ...parts, ...change }, 'md5'), id, `differs with ${JSON.stringify(change)}`)
+  }
+  t.equal(idempotencyRecordId({ ...parts, key: Buffer.from('k-1') }, 'md5'), id, 'key material as bytes')
+  t.not(idempotencyRecordId(parts, 'sha256'), id)
+  t.notMatch(id, /alice/, 'the authorization value is never visible')
+})
+
+t.test('payloadFingerprint', async (t) => {
+  t.equal(payloadFingerprint({ a: 1, b: [1, 2] }, 'md5'), payloadFingerprint({ b: [1, 2], a: 1 }, 'md5'), 'key order does not matter')
+  t.not(payloadFingerprint({ a: 1 }, 'md5'), payloadFingerprint({ a: 2 }, 'md5'))
+  t.equal(payloadFingerprint(Buffer.from('raw body'), 'md5'), payloadFingerprint('raw body', 'md5'), 'raw bodies hashed as they are')
+  t.equal(payloadFingerprint(undefined, 'md5'), hashKey([''], 'md5'), 'no body')
+  t.equal(payloadFingerprint({ a: 1 }, 'sha256'), hashKey(['{"a":1}'], 'sha256'))
+})

@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { GetItemCommand } from '@aws-sdk/client-dynamodb'
+import type { SagaRollback } from '../lib/errors.js'
+import { DynamoDBSagaLog, loadSaga, recover, type SagaRecord } from '../lib/saga/index.js'
+import { startDynamoDB, uniqueTableName } from './helpers/dynamodb.js'
+import { BOOK_STATES, seedPayloads, statesOf, travelApis, travelDefinition, type PartnerCall } from './fixtures/travel.js'
+
+const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'halo', AWS_SECRET_ACCESS_KEY: 'halo', AWS_REGION: 'us-east-1' }
+
+const db = await startDynamoDB()
+t.teardown(() => db.stop())
+
+/** The names of the commands the shared client sends. */
+const commands: string[] = []
+db.client.middlewareStack.add((next, context) => async (args) => {
+  commands.push(context.commandName as string)
+  return await next(args)
+}, { step: 'initialize', name: 'countSagaLogCalls' })
+
+const table = uniqueTableName('sagas')
+const sagaLog = new DynamoDBSagaLog({ table, client: db.client })
+await sagaLog.ensureTable()
+
+t.test('ensureTable() is idempotent; options are checked', async (t) => {
+  await sagaLog.ensureTable()
+  await t.rejects(new DynamoDBSagaLog({ table: 'x', client: db.client }).ensureTable(), { name: 'ValidationException' })
+  t.throws(() => new DynamoDBSagaLog({} as never), { code: 'HALO_ERR_OPTION', message: /DynamoDBSagaLog: option "table" is required/ })
+  t.throws(() => new DynamoDBSagaLog({ table, retentionSeconds: 0 }), { message: /"retentionSeconds" must be an integer/ })
+  await new DynamoDBSagaLog({ table }).destroy()
+})
+
+t.test('one DynamoDB call per transition, committed or rolled back', async (t) => {
+  const saga = loadSaga('travel', travelDefinition(), { sagaLog, compensationRetry: { IntervalSeconds: 0.01 } })
+  const runs = {
+    committed: travelApis([]),
+    'rolled-back': { ...travelApis([], ({ state }) => { if (state === 'BookRental') throw new Error('no cars') }), CancelHotel: () => undefined },
+    failed: travelApis([], ({ state }) => { if (state === 'BookFlight' || state === 'CancelFlight') throw new Error('down') })
+  }
+  for (const [status, apis] of Object.entries(runs)) {
+    commands.length = 0
+    const sagaId = randomUUID()
+    await saga.run({ payloads: seedPayloads(), apis, sagaId }).catch(() => {})
+    const calls = [...commands]
+    const record = await sagaLog.get(sagaId) as SagaRecord
+    t.equal(record.status, status)
+    t.equal(calls.length, record.events.length, `${status}: ${calls.length} calls for ${record.events.length} transitions`)
+    t.same(calls, ['PutItemCommand', ...calls.slice(1).map(() => 'UpdateItemCommand')])
+  }
+})
+
+t.test('records read back as they were written', async (t) => {
+  const saga = loadSaga('travel', travelDefinition(), {
+    sagaLog,
+    apis: { ...travelApis([], ({ state }) => { if (state === 'BookFlight') throw new Error('sold out') }), CancelHotel: () => undefined }
+  })
+  const { sagaId } = await saga.run({ payloads: seedPayloads() }).catch((error: unknown) => error) as SagaRollback
+  const record = await sagaLog.get(sagaId) as SagaRecord
+  t.match(record, {
+    sagaId,
+    name: 'travel',
+    status: 'rolled-back',
+    payloads: { CancelHotel: { abc: 'def' }, CancelFlight: { abc: 'def' }, CancelRental: { abc: 'def' } },
+    results: { BookHotelResult: { confirmation: `BookHotel:${sagaId}` }, error: { Error: 'Error', Cause: 'sold out' }, CancelHotelResult: null },
+    started: ['BookHotel', 'BookFlight'],
+    failure: { state: 'BookFlight', error: { name: 'Error', message: 'sold out' }, compensation: ['CancelFlight', 'CancelHotel'] },
+    compensated: ['CancelFlight', 'CancelHotel'],
+    pending: [],
+    version: record.events.length
+  })
+  t.ok(record.createdAt <= record.updatedAt)
+  t.same(record.events.map(({ event }) => event), [
+    'started', 'step-started', 'step-succeeded', 'step-started', 'step-failed',
+    'compensation-started', 'compensation-succeeded', 'compensation-started', 'compensation-succeeded', 'rolled-back'
+  ])
+  const { Item } = await db.client.send(new GetItemCommand({ TableName: table, Key: { sagaId: { S: sagaId } } }))
+  t.ok(Number(Item?.expiration.N) > Date.now() / 1000 + 6 * 24 * 3600, 'a finished saga expires after 7 days')
+  t.equal(Item?.open, undefined, 'and leaves the index of open sagas')
+  t.equal(await sagaLog.get('no-such-saga'), undefined)
+})
+
+t.test('conflicts: a taken id, a write from another owner, a stale claim', async (t) => {
+  const sagaId = randomUUID()
+  await sagaLog.create({ sagaId, name: 'travel', owner: 'run-1', payloads: {} }, { event: 'started', at: 1 })
+  await t.rejects(sagaLog.create({ sagaId, name: 'travel', owner: 'run-2', payloads: {} }, { event: 'started', at: 1 }), { code: 'HALO_ERR_SAGA_CONFLICT' })
+  await t.rejects(sagaLog.update(sagaId, 'run-2', { event: 'step-started', at: 2, state: 'BookHotel' }), { code: 'HALO_ERR_SAGA_CONFLICT' })
+  t.equal(await sagaLog.claim(sagaId, 'recoverer', 7, { event: 'claimed', at: 3 }), undefined)
+  t.match(await sagaLog.claim(sagaId, 'recoverer', 1, { event: 'claimed', at: 3 }), { owner: 'recoverer', status: 'recovering', version: 2 })
+  await t.rejects(sagaLog.update(sagaId, 'run-1', { event: 'step-started', at: 4, state: 'BookHotel' }), { code: 'HALO_ERR_SAGA_CONFLICT' }, 'fenced off')
+
+  const missing = new DynamoDBSagaLog({ table: uniqueTableName('missing'), client: db.client })
+  const notFound = { name: 'ResourceNotFoundException' }
+  await t.rejects(missing.create({ sagaId, name: 'travel', owner: 'run-1', payloads: {} }, { event: 'started', at: 1 }), notFound)
+  await t.rejects(missing.update(sagaId, 'run-1', { event: 'committed', at: 2 }), notFound)
+  await t.rejects(missing.claim(sagaId, 'recoverer', 1, { event: 'claimed', at: 3 }), notFound)
+  await missing.destroy()
+})
+
+t.test('a process dying inside step 3 leaves an open saga; two racing recoverers compensate it exactly once', async (t) => {
+  const sagaId = randomUUID()
+  const raceTable = uniqueTableName('saga-race')
+  const sagaLog = new DynamoDBSagaLog({ table: raceTable, client: db.client })
+  await sagaLog.ensureTable()
+  // With this process's own flags: tap's TypeScript loader, and its coverage of the child.
+  const script = fileURLToPath(new URL('fixtures/saga-crash.ts', import.meta.url))
+  const child = spawn(process.execPath, [...process.execArgv, script, db.endpoint, raceTable, sagaId], {
+    env: { ...process.env, ...CREDENTIALS },
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const [exitCode] = await once(child, 'close')
+  t.equal(exitCode, 3, 'the run died in BookRental', { stderr })
+  t.match(await sagaLog.get(sagaId), { status: 'running', started: BOOK_STATES, compensated: [] })
+
+  const saved = Object.fromEntries(Object.keys(CREDENTIALS).map((name) => [name, process.env[name]]))
+  Object.assign(process.env, CREDENTIALS)
+  t.teardown(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  })
+  const otherLog = new DynamoDBSagaLog({ table: raceTable, endpoint: db.endpoint, region: 'us-east-1' })
+  t.teardown(() => otherLog.destroy())
+
+  const calls: PartnerCall[] = []
+  const instance = (log: DynamoDBSagaLog) => ({ sagaLog: log, sagas: [loadSaga('travel', travelDefinition(), { apis: travelApis(calls), sagaLog: log })], olderThanMs: 0 })
+  const summaries = await Promise.all([recover(instance(sagaLog)), recover(instance(otherLog))])
+
+  t.same(statesOf(calls), ['CancelRental', 'CancelFlight', 'CancelHotel'], 'each compensation once, in reverse order')
+  t.same(calls.map(({ payload }) => payload), [{ abc: 'def' }, { abc: 'def' }, { abc: 'def' }], 'with the payloads the dead run logged')
+  t.same(calls[2].results.BookHotelResult, { confirmation: `BookHotel:${sagaId}` }, 'and its results')
+  const recovered = summaries.flatMap(({ recovered }) => recovered)
+  t.same(recovered, [{ sagaId, name: 'travel', compensated: ['CancelRental', 'CancelFlight', 'CancelHotel'], pending: [], status: 'rolled-back' }])
+  for (const { skipped } of summaries) t.match(skipped, skipped.length === 0 ? [] : [{ sagaId, reason: /another process/ }])
+
+  const record = await sagaLog.get(sagaId) as SagaRecord
+  t.match(record, { status: 'rolled-back', compensated: ['CancelRental', 'CancelFlight', 'CancelHotel'] })
+  t.equal(record.events.filter(({ event }) => event === 'claimed').length, 1)
+
+  t.same(await recover(instance(otherLog)), { recovered: [], skipped: [] }, 'a later recover() does nothing')
+  t.equal(calls.length, 3)
+})
