@@ -6,23 +6,13 @@ import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { paramsPlugin, HaloParams, type HaloConfig, type ParamsOptions } from '../plugins/params.js'
-import { ssmClient, startSsmServer } from './helpers/ssm-server.js'
+import { ssmForTest } from './helpers/ssm-server.js'
 
 const schema = Type.Object({
   db: Type.Object({ url: Type.String(), password: Type.String() }),
   port: Type.Integer(),
   features: Type.Object({ search: Type.Boolean() })
 })
-
-async function ssm (t: Test) {
-  const server = await startSsmServer()
-  const client = ssmClient(server.url)
-  t.teardown(async () => {
-    client.destroy()
-    await server.close()
-  })
-  return { server, client }
-}
 
 async function app (t: Test, options: ParamsOptions): Promise<FastifyInstance> {
   const fastify = Fastify()
@@ -45,7 +35,7 @@ function logCapture () {
 }
 
 t.test('fastify.config is loaded from the path at start-up, coerced and validated', async (t) => {
-  const { server, client } = await ssm(t)
+  const { server, client } = await ssmForTest(t)
   server.put('/booking/prod/db/url', 'postgres://db')
   server.put('/booking/prod/db/password', 'hunter2', 'SecureString')
   server.put('/booking/prod/port', '8080')
@@ -61,7 +51,7 @@ t.test('fastify.config is loaded from the path at start-up, coerced and validate
 })
 
 t.test('fastify.params reads through the cache, 300 s by default', async (t) => {
-  const { server, client } = await ssm(t)
+  const { server, client } = await ssmForTest(t)
   server.put('/svc/a', 'a')
   const fastify = await app(t, { client })
   t.notOk(fastify.hasDecorator('config'), 'no config without a path')
@@ -73,7 +63,7 @@ t.test('fastify.params reads through the cache, 300 s by default', async (t) => 
 })
 
 t.test('missing and invalid values stop start-up with one error naming both', async (t) => {
-  const { server, client } = await ssm(t)
+  const { server, client } = await ssmForTest(t)
   server.put('/booking/prod/db/password', 'hunter2', 'SecureString')
   server.put('/booking/prod/port', 'eighty')
   server.put('/booking/prod/features/search', 'yes')
@@ -110,7 +100,7 @@ t.test('a local file and HALO_PARAM_* overrides give the same API with no AWS', 
 })
 
 t.test('a client made from region and endpoint, destroyed on close', async (t) => {
-  const { server } = await ssm(t)
+  const { server } = await ssmForTest(t)
   const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY }
   process.env.AWS_ACCESS_KEY_ID = 'AKIDTEST'
   process.env.AWS_SECRET_ACCESS_KEY = 'test-secret'
@@ -128,7 +118,7 @@ t.test('a client made from region and endpoint, destroyed on close', async (t) =
 })
 
 t.test('a decrypted SecureString never appears in a log line, at any level', async (t) => {
-  const { server, client } = await ssm(t)
+  const { server, client } = await ssmForTest(t)
   const secret = 'hunter2-Zq9-secret'
   server.put('/booking/prod/db/url', 'postgres://db')
   server.put('/booking/prod/db/password', secret, 'SecureString')
@@ -156,7 +146,7 @@ t.test('a decrypted SecureString never appears in a log line, at any level', asy
 })
 
 t.test('wrong options fail register, naming the option; the caller\'s object is not changed', async (t) => {
-  const { client } = await ssm(t)
+  const { client } = await ssmForTest(t)
   const cases: Array<[unknown, RegExp]> = [
     ['nope', /options must be an object/],
     [{ clinet: client }, /unknown option "clinet"/],

@@ -1,21 +1,11 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import {
   GetParameterCommand, GetParametersByPathCommand, GetParametersCommand, PutParameterCommand
 } from '@aws-sdk/client-ssm'
-import { ssmClient, startSsmServer } from './helpers/ssm-server.js'
-
-async function setup (t: Test) {
-  const server = await startSsmServer()
-  const client = ssmClient(server.url)
-  t.teardown(async () => {
-    client.destroy()
-    await server.close()
-  })
-  return { server, client }
-}
+import { ssmForTest } from './helpers/ssm-server.js'
 
 t.test('PutParameter and GetParameter, with SecureString decryption', async (t) => {
-  const { server, client } = await setup(t)
+  const { server, client } = await ssmForTest(t)
   t.match(await client.send(new PutParameterCommand({ Name: '/app/url', Value: 'https://x' })), { Version: 1, Tier: 'Standard' })
   await client.send(new PutParameterCommand({ Name: '/app/password', Value: 'hunter2', Type: 'SecureString' }))
   await t.rejects(client.send(new PutParameterCommand({ Name: '/app/url', Value: 'y' })), { name: 'ParameterAlreadyExists' })
@@ -38,13 +28,13 @@ t.test('PutParameter and GetParameter, with SecureString decryption', async (t) 
 })
 
 t.test('ParameterNotFound is an SSM error in a 400 body', async (t) => {
-  const { client } = await setup(t)
+  const { client } = await ssmForTest(t)
   const error = await client.send(new GetParameterCommand({ Name: '/nope' })).catch((error: unknown) => error)
   t.match(error, { name: 'ParameterNotFound', $metadata: { httpStatusCode: 400 } })
 })
 
 t.test('GetParameters takes at most 10 names and lists the invalid ones', async (t) => {
-  const { server, client } = await setup(t)
+  const { server, client } = await ssmForTest(t)
   server.put('/a', '1')
   server.put('/b', '2', 'SecureString')
   const output = await client.send(new GetParametersCommand({ Names: ['/a', '/b', '/c'] }))
@@ -55,7 +45,7 @@ t.test('GetParameters takes at most 10 names and lists the invalid ones', async 
 })
 
 t.test('GetParametersByPath pages by NextToken, 10 at most, recursively or not', async (t) => {
-  const { server, client } = await setup(t)
+  const { server, client } = await ssmForTest(t)
   for (let index = 0; index < 25; index++) server.put(`/app/p${String(index).padStart(2, '0')}`, `v${index}`)
   server.put('/app/deep/x', 'x', 'SecureString')
   server.put('/other', 'o')
@@ -78,7 +68,7 @@ t.test('GetParametersByPath pages by NextToken, 10 at most, recursively or not',
 })
 
 t.test('injected throttling is retried by the SDK with its backoff; other errors are not', async (t) => {
-  const { server, client } = await setup(t)
+  const { server, client } = await ssmForTest(t)
   server.put('/a', '1')
   server.failNext(2)
   t.equal((await client.send(new GetParameterCommand({ Name: '/a' }))).Parameter?.Value, '1')
@@ -92,7 +82,7 @@ t.test('injected throttling is retried by the SDK with its backoff; other errors
 })
 
 t.test('latency and a hold delay answers; requests are counted on arrival', async (t) => {
-  const { server, client } = await setup(t)
+  const { server, client } = await ssmForTest(t)
   server.put('/a', '1')
   server.latencyMs = 5
   server.pause()
@@ -108,7 +98,7 @@ t.test('latency and a hold delay answers; requests are counted on arrival', asyn
 })
 
 t.test('an unknown operation is refused', async (t) => {
-  const { server } = await setup(t)
+  const { server } = await ssmForTest(t)
   const response = await fetch(server.url, {
     method: 'POST',
     headers: { 'x-amz-target': 'AmazonSSM.DeleteParameter', 'content-type': 'application/x-amz-json-1.1' },

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { SSMClient } from '@aws-sdk/client-ssm'
 import { ConfiguredRetryStrategy } from '@smithy/core/retry'
+import type { Test } from 'tap'
 
 export type SsmAction = 'GetParameter' | 'GetParameters' | 'GetParametersByPath' | 'PutParameter'
 export type SsmParameterType = 'String' | 'StringList' | 'SecureString'
@@ -193,4 +194,15 @@ export function ssmClient (url: string, { maxAttempts = 3, retryDelayMs = 5 } = 
     })
   })
   return Object.assign(client, { retryAttempts })
+}
+
+/** A server and a client for one test, both closed when the test ends. */
+export async function ssmForTest (t: Test): Promise<{ server: SsmServer, client: ReturnType<typeof ssmClient> }> {
+  const server = await startSsmServer()
+  const client = ssmClient(server.url)
+  t.teardown(async () => {
+    client.destroy()
+    await server.close()
+  })
+  return { server, client }
 }
