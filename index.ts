@@ -12,6 +12,9 @@ export {
   type GetByPathOptions, type ParamSource
 } from './plugins/params.js'
 export {
+  sagaPlugin, type SagaOptions, type HaloSagas, type SagaLoadOptions, type SagaPluginRunOptions, type SagaPluginRecoverOptions
+} from './plugins/saga.js'
+export {
   MemoryIdempotencyStore, DynamoDBIdempotencyStore, canonicalJson,
   type IdempotencyStore, type IdempotencyRecord, type MemoryIdempotencyStoreOptions, type DynamoDBIdempotencyStoreOptions
 } from './lib/idempotency/index.js'

@@ -83,6 +83,11 @@ export class SagaRollback extends Error {
     this.cause = cause
     this.compensated = compensated
   }
+
+  /** Members of its problem+json answer: the client learns which saga failed where, and what was undone. */
+  problemExtensions (): Record<string, unknown> {
+    return { sagaId: this.sagaId, failedState: this.failedState, compensated: this.compensated }
+  }
 }
 
 /** A saga failed and at least one compensation still failed after its retries: an operator must act (500). */
@@ -103,6 +108,11 @@ export class SagaError extends Error {
     this.cause = cause
     this.compensationErrors = compensationErrors
     this.pending = pending
+  }
+
+  /** Members of its problem+json answer: the saga, where it failed, and the compensations still owed. */
+  problemExtensions (): Record<string, unknown> {
+    return { sagaId: this.sagaId, failedState: this.failedState, pending: this.pending }
   }
 }
 

@@ -5,6 +5,7 @@ import { loggingPlugin, type LoggingOptions } from './logging.js'
 import { errorsPlugin, type ErrorsOptions } from './errors.js'
 import { timeoutPlugin, type TimeoutOptions } from './timeout.js'
 import { paramsPlugin, type ParamsOptions } from './params.js'
+import { sagaPlugin, type SagaOptions } from './saga.js'
 import { validateOptions, anyOf, isObject, oneOf } from '../lib/options.js'
 
 /** One object per part; `false` turns a part off. Every part but params is on by default; params is on when given. */
@@ -14,6 +15,7 @@ export interface HaloOptions {
   errors?: ErrorsOptions | false
   timeout?: TimeoutOptions | false
   params?: ParamsOptions | false
+  saga?: SagaOptions | false
 }
 
 const partOptions = anyOf(isObject, oneOf(false))
@@ -24,13 +26,15 @@ const halo: FastifyPluginAsync<HaloOptions> = async (fastify, options) => {
     logging: partOptions,
     errors: partOptions,
     timeout: partOptions,
-    params: partOptions
+    params: partOptions,
+    saga: partOptions
   })
   if (options.correlation !== false) await fastify.register(correlationPlugin, options.correlation ?? {})
   if (options.logging !== false) await fastify.register(loggingPlugin, options.logging ?? {})
   if (options.errors !== false) await fastify.register(errorsPlugin, options.errors ?? {})
   if (options.timeout !== false) await fastify.register(timeoutPlugin, options.timeout ?? {})
   if (options.params !== undefined && options.params !== false) await fastify.register(paramsPlugin, options.params)
+  if (options.saga !== false) await fastify.register(sagaPlugin, options.saga ?? {})
 }
 
 export const haloPlugin = fp(halo, { name: 'fastify-halo', fastify: '5.x' })
