@@ -12,6 +12,9 @@ export {
   type GetByPathOptions, type ParamSource
 } from './plugins/params.js'
 export {
+  idempotencyPlugin, type IdempotencyOptions, type IdempotencyRouteOptions, type IdempotencyKeySource
+} from './plugins/idempotency.js'
+export {
   sagaPlugin, type SagaOptions, type HaloSagas, type SagaLoadOptions, type SagaPluginRunOptions, type SagaPluginRecoverOptions
 } from './plugins/saga.js'
 export {

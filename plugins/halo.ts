@@ -6,6 +6,7 @@ import { errorsPlugin, type ErrorsOptions } from './errors.js'
 import { timeoutPlugin, type TimeoutOptions } from './timeout.js'
 import { paramsPlugin, type ParamsOptions } from './params.js'
 import { sagaPlugin, type SagaOptions } from './saga.js'
+import { idempotencyPlugin, type IdempotencyOptions } from './idempotency.js'
 import { validateOptions, anyOf, isObject, oneOf } from '../lib/options.js'
 
 /** One object per part; `false` turns a part off. Every part but params is on by default; params is on when given. */
@@ -14,6 +15,7 @@ export interface HaloOptions {
   logging?: LoggingOptions | false
   errors?: ErrorsOptions | false
   timeout?: TimeoutOptions | false
+  idempotency?: IdempotencyOptions | false
   params?: ParamsOptions | false
   saga?: SagaOptions | false
 }
@@ -26,6 +28,7 @@ const halo: FastifyPluginAsync<HaloOptions> = async (fastify, options) => {
     logging: partOptions,
     errors: partOptions,
     timeout: partOptions,
+    idempotency: partOptions,
     params: partOptions,
     saga: partOptions
   })
@@ -33,6 +36,7 @@ const halo: FastifyPluginAsync<HaloOptions> = async (fastify, options) => {
   if (options.logging !== false) await fastify.register(loggingPlugin, options.logging ?? {})
   if (options.errors !== false) await fastify.register(errorsPlugin, options.errors ?? {})
   if (options.timeout !== false) await fastify.register(timeoutPlugin, options.timeout ?? {})
+  if (options.idempotency !== false) await fastify.register(idempotencyPlugin, options.idempotency ?? {})
   if (options.params !== undefined && options.params !== false) await fastify.register(paramsPlugin, options.params)
   if (options.saga !== false) await fastify.register(sagaPlugin, options.saga ?? {})
 }

@@ -5,6 +5,7 @@ import { HALO_ERR_OPTION, HALO_ERR_TIMEOUT } from '../lib/errors.js'
 import { currentInvocation } from '../lib/lambda.js'
 import { integerBetween, validateOptions } from '../lib/options.js'
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../lib/problem.js'
+import { withRouteHook } from './route-hooks.js'
 
 export interface TimeoutOptions {
   /** Milliseconds kept back from Lambda's remaining time, to answer before Lambda kills the call. Default 500. */
@@ -126,15 +127,10 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
       done()
     }
 
-    route.onRequest = appendHook(route.onRequest, startDeadline)
-    route.onResponse = appendHook(route.onResponse, stopDeadline)
-    route.onRequestAbort = appendHook(route.onRequestAbort, abandonDeadline)
+    route.onRequest = withRouteHook(route.onRequest, startDeadline)
+    route.onResponse = withRouteHook(route.onResponse, stopDeadline)
+    route.onRequestAbort = withRouteHook(route.onRequestAbort, abandonDeadline)
   })
-}
-
-function appendHook<H> (existing: H | H[] | undefined, hook: H): H[] {
-  if (existing === undefined) return [hook]
-  return Array.isArray(existing) ? [...existing, hook] : [existing, hook]
 }
 
 export const timeoutPlugin = fp(timeout, {
