@@ -52,3 +52,47 @@ export class RequestDeadline implements Deadline {
     this.controller?.abort(reason)
   }
 }
+
+/**
+ * One timer for every deadline of an app instead of one per request: a request costs a Map entry, and the
+ * timer ticks only while requests are in flight. A deadline is seen at most `tickMs` late, far inside
+ * the margin kept from Lambda's own timeout.
+ */
+export class DeadlineWatch<K, V> {
+  readonly #watched = new Map<K, V>()
+  readonly #deadlineOf: (key: K) => number
+  readonly #onExpired: (key: K, value: V) => void
+  readonly #tickMs: number
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (deadlineOf: (key: K) => number, onExpired: (key: K, value: V) => void, tickMs: number) {
+    this.#deadlineOf = deadlineOf
+    this.#onExpired = onExpired
+    this.#tickMs = tickMs
+  }
+
+  watch (key: K, value: V): void {
+    this.#watched.set(key, value)
+    this.#timer ??= setInterval(() => this.#tick(), this.#tickMs).unref()
+  }
+
+  unwatch (key: K): void {
+    this.#watched.delete(key)
+  }
+
+  stop (): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  #tick (): void {
+    const now = Date.now()
+    for (const [key, value] of this.#watched) {
+      if (this.#deadlineOf(key) <= now) {
+        this.#watched.delete(key)
+        this.#onExpired(key, value)
+      }
+    }
+    if (this.#watched.size === 0) this.stop()
+  }
+}

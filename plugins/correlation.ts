@@ -79,11 +79,6 @@ const correlation: FastifyPluginAsync<CorrelationOptions> = async (fastify, opti
     }
     requestContextStorage.run(request, done)
   })
-
-  // Body parsing runs in the socket's async context; the handler must see this request's context again.
-  fastify.addHook('preHandler', function restoreContext (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
-    requestContextStorage.run(request, done)
-  })
 }
 
 export const correlationPlugin = fp(correlation, { name: 'fastify-halo-correlation', fastify: '5.x' })

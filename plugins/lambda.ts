@@ -48,16 +48,21 @@ export function createLambdaHandler (app: FastifyInstance, options: LambdaHandle
     callbackWaitsForEmptyEventLoop: false,
     payloadAsStream: false
   }) as (event: unknown, context: LambdaContextLike) => Promise<LambdaResponse>
-  let ready: PromiseLike<unknown> | undefined
   let coldStart = true
 
-  return async function haloLambdaHandler (event, context) {
+  function invoke (event: unknown, context: LambdaContextLike): Promise<LambdaResponse> {
     // Timers and sockets kept by the app (keep-alive agents, caches) must not hold the answer back.
     context.callbackWaitsForEmptyEventLoop = false
-    if (ready === undefined) ready = app.ready()
-    await ready
     const invocation = createInvocation(event, context, coldStart)
     coldStart = false
-    return await lambdaInvocationStorage.run(invocation, proxy, event, context)
+    return lambdaInvocationStorage.run(invocation, proxy, event, context)
   }
+
+  // The first invocation readies the app; later ones go straight to the app, without an await of their own.
+  let handle: HaloLambdaHandler = async (event, context) => {
+    await app.ready()
+    handle = invoke
+    return await invoke(event, context)
+  }
+  return (event, context) => handle(event, context)
 }

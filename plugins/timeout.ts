@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, FastifyBaseLogger, RouteOptions } from 'fastify'
-import { budgetMs, RequestDeadline } from '../lib/deadline.js'
+import { budgetMs, DeadlineWatch, RequestDeadline } from '../lib/deadline.js'
 import { HALO_ERR_OPTION, HALO_ERR_TIMEOUT } from '../lib/errors.js'
 import { currentInvocation } from '../lib/lambda.js'
 import { integerBetween, validateOptions } from '../lib/options.js'
@@ -22,11 +22,11 @@ declare module 'fastify' {
 }
 
 const kDeadline = Symbol('halo.deadline')
-const kDeadlineTimer = Symbol('halo.deadlineTimer')
+/** How often in-flight deadlines are checked: a 504 goes out at most this late. */
+const DEADLINE_TICK_MS = 10
 
 interface TimedRequest extends FastifyRequest {
   [kDeadline]?: RequestDeadline
-  [kDeadlineTimer]?: NodeJS.Timeout
 }
 
 function dropLateReply (this: FastifyReply): FastifyReply {
@@ -63,17 +63,12 @@ function answerTimeout (request: TimedRequest, reply: FastifyReply, deadline: Re
 }
 
 function onDeadline (request: TimedRequest, reply: FastifyReply): void {
-  request[kDeadlineTimer] = undefined
   const deadline = request[kDeadline] as RequestDeadline
   answerTimeout(request, reply, deadline, Date.now() - deadline.startedAt)
 }
 
-function clearDeadline (request: TimedRequest): void {
-  const timer = request[kDeadlineTimer]
-  if (timer !== undefined) {
-    clearTimeout(timer)
-    request[kDeadlineTimer] = undefined
-  }
+function deadlineOf (request: TimedRequest): number {
+  return (request[kDeadline] as RequestDeadline).at
 }
 
 function routeTimeout (route: RouteOptions): number | false | undefined {
@@ -94,6 +89,8 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
   }
 
   if (!fastify.hasRequestDecorator('deadline')) fastify.decorateRequest('deadline', null)
+  const watch = new DeadlineWatch<TimedRequest, FastifyReply>(deadlineOf, onDeadline, DEADLINE_TICK_MS)
+  fastify.addHook('onClose', async () => { watch.stop() })
 
   fastify.addHook('onRoute', (route) => {
     const setting = routeTimeout(route)
@@ -111,17 +108,17 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
         answerTimeout(request, reply, deadline, 0)
         return
       }
-      request[kDeadlineTimer] = setTimeout(onDeadline, budget, request, reply).unref()
+      watch.watch(request, reply)
       done()
     }
 
     function stopDeadline (request: TimedRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-      clearDeadline(request)
+      watch.unwatch(request)
       done()
     }
 
     function abandonDeadline (request: TimedRequest, done: HookHandlerDoneFunction): void {
-      clearDeadline(request)
+      watch.unwatch(request)
       // The client is gone: downstream work done for it can stop too.
       request[kDeadline]?.expire(new Error('client closed the request'))
       done()

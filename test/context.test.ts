@@ -29,3 +29,16 @@ t.test('haloContext() is the request\'s context after awaits, and undefined outs
   }
   t.equal(haloContext(), undefined)
 })
+
+t.test('over a real socket, a parsed body does not lose the request\'s context', async (t) => {
+  const { app } = await buildApp({}, (app) => {
+    app.post('/', async () => ({ id: haloContext()?.correlationId }))
+  })
+  t.teardown(() => app.close())
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const answers = await Promise.all(['one', 'two'].map(async (id) => {
+    const response = await fetch(address, { method: 'POST', headers: { 'x-correlation-id': id, 'content-type': 'application/json' }, body: JSON.stringify({ big: 'x'.repeat(200_000) }) })
+    return ((await response.json()) as { id: string }).id
+  }))
+  t.same(answers, ['one', 'two'])
+})

@@ -1,0 +1,94 @@
+// HTTP: autocannon against the same routes served by bare Fastify and by Fastify with every default Halo
+// part, each server in a process of its own while autocannon runs here, in alternating rounds. Two figures
+// per round: requests per second, and requests per second of the server's CPU time, which machine load
+// (other processes) disturbs less.
+import autocannon from 'autocannon'
+import { fileURLToPath } from 'node:url'
+import { alternatingRounds, benchMode } from './support/rounds.js'
+import { median, pairedRatio } from './support/stats.js'
+import { startWorker } from './support/worker.js'
+
+export const httpServerScript = fileURLToPath(new URL('./workers/http-server.js', import.meta.url))
+
+/** What is measured: one request each (sent on every connection); its route is in support/routes.js. */
+export const scenarios = [
+  { name: 'GET /json', request: { method: 'GET', path: '/json' } }
+]
+
+/** The baseline first, then the variant held to the target. */
+const variantNames = ['bare', 'halo']
+const target = { atLeast: 0.9 }
+
+// Many short rounds: on a shared machine, a burst of other work spoils a few rounds, which the median of
+// round-by-round ratios then leaves out.
+const settings = {
+  full: { warmUpSeconds: 3, rounds: 15, roundSeconds: 1 },
+  quick: { warmUpSeconds: 1, rounds: 5, roundSeconds: 0.6 },
+  smoke: { warmUpSeconds: 0.2, rounds: 1, roundSeconds: 0.2 }
+}
+
+/** Sends `request` to `port` for `seconds` on 10 connections, one request in flight each; says how many were answered. */
+export async function load (port, request, seconds) {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}${request.path}`,
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+    connections: 10,
+    pipelining: 1,
+    duration: seconds
+  })
+  // A broken route answers errors fast: only a clean run is a figure.
+  if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) {
+    throw new Error(`${request.method} ${request.path}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx answers`)
+  }
+  return { requests: result.requests.total, seconds: result.duration }
+}
+
+async function round (server, request, seconds) {
+  const before = await server.ask({})
+  const { requests, seconds: elapsed } = await load(server.ready.port, request, seconds)
+  const after = await server.ask({})
+  return { perSecond: requests / elapsed, perCpuSecond: requests / ((after.cpuMs - before.cpuMs) / 1000) }
+}
+
+export async function run (options) {
+  const { warmUpSeconds, rounds, roundSeconds } = settings[benchMode(options)]
+  const variants = await Promise.all(variantNames.map(async (name) => {
+    const { label } = await import(`./variants/${name}.js`)
+    return { label, server: await startWorker(httpServerScript, [name]) }
+  }))
+  try {
+    const results = []
+    for (const { name, request } of scenarios) {
+      const [baseline, compared] = await alternatingRounds(variants, {
+        rounds,
+        warmUp: ({ server }) => load(server.ready.port, request, warmUpSeconds),
+        measure: ({ server }) => round(server, request, roundSeconds)
+      })
+      const figures = [
+        { figure: 'perSecond', title: `HTTP ${name}`, unit: 'req/s', target },
+        { figure: 'perCpuSecond', title: `HTTP ${name}, server CPU`, unit: 'req/CPU-s' }
+      ]
+      for (const { figure, title, unit, target } of figures) {
+        const baselineSamples = baseline.map((sample) => sample[figure])
+        const comparedSamples = compared.map((sample) => sample[figure])
+        results.push(
+          { name: `${title}: ${variants[0].label}`, value: median(baselineSamples), unit, samples: baselineSamples },
+          {
+            name: `${title}: ${variants[1].label}`,
+            value: median(comparedSamples),
+            unit,
+            baseline: median(baselineSamples),
+            ratio: pairedRatio(comparedSamples, baselineSamples),
+            target,
+            samples: comparedSamples
+          }
+        )
+      }
+    }
+    return results
+  } finally {
+    await Promise.all(variants.map(({ server }) => server.stop()))
+  }
+}
