@@ -25,6 +25,8 @@ export interface Deadline {
   readonly at: number
   remaining (): number
   readonly signal: AbortSignal
+  /** True once the deadline passed or the client left; reading it, unlike the signal, costs nothing. */
+  readonly expired: boolean
 }
 
 export interface HaloContext {

@@ -157,6 +157,9 @@ function asStoreError (error: unknown): Error {
 const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, options) => {
   validateOptions(PLUGIN, options, { ...routeChecks, store: anyOf(oneOf('memory'), isStore), methods: isMethodList, header: isNonEmptyString })
   const store: IdempotencyStore = options.store === undefined || options.store === 'memory' ? new MemoryIdempotencyStore() : options.store
+  // The memory store never waits, so it is not handed the deadline's signal: asking for the signal is what
+  // makes a request pay for its AbortController.
+  const storeWaits = !(store instanceof MemoryIdempotencyStore)
   const methods = new Set((options.methods ?? ['POST', 'PUT', 'PATCH', 'DELETE']).map((method) => method.toUpperCase()))
   const headerName = (options.header ?? 'idempotency-key').toLowerCase()
   const defaults: RouteSettings = {
@@ -180,20 +183,20 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
     const id = idempotencyRecordId({ scope: request.headers.authorization ?? '', method: request.method, route, key }, settings.hash)
     const deadline = request.deadline
     const inProgressExpiry = deadline?.at ?? Date.now() + UNBOUNDED_IN_PROGRESS_MS
-    const signal = deadline?.signal
+    const signal = storeWaits ? deadline?.signal : undefined
     // A record past its ttl counts as absent even in progress: it must outlive the request.
     const claimTtlSeconds = Math.max(settings.ttlSeconds, Math.ceil((inProgressExpiry - Date.now()) / 1000) + 1)
     let claim
     try {
       claim = await store.claim(id, fingerprint, inProgressExpiry, claimTtlSeconds, signal)
     } catch (error) {
-      if (signal?.aborted === true) return false
+      if (deadline?.expired === true) return false
       if (settings.onStoreError === 'fail') throw asStoreError(error)
       request.log.warn({ err: error }, 'idempotency store unavailable; the handler runs without idempotency')
       return true
     }
     // The deadline passed (the timeout part answered 504) or the client left while the store answered.
-    if (signal?.aborted === true) return false
+    if (deadline?.expired === true) return false
     if (claim.claimed) {
       request[kClaim] = { id, owner: claim.owner }
       return true
@@ -214,7 +217,7 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
 
   /** Stores the answer (below 500) or frees the key (5xx, streams). Store failures are logged: the answer goes out regardless. */
   async function settle (request: FastifyRequest, reply: FastifyReply, claim: Claim, payload: unknown, settings: RouteSettings): Promise<void> {
-    const signal = request.deadline?.signal
+    const signal = storeWaits ? request.deadline?.signal : undefined
     try {
       if (reply.statusCode >= 500) {
         await store.release(claim.id, claim.owner, signal)
@@ -277,7 +280,7 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
       const claim = request[kClaim]
       // Once the deadline's signal fired (504 sent, or the client gone), the record frees itself at its
       // in-progress expiry, which is that deadline: nothing is left to store.
-      if (claim === null || request.deadline?.signal.aborted === true) return done()
+      if (claim === null || request.deadline?.expired === true) return done()
       request[kClaim] = null
       settle(request, reply, claim, payload, settings).then(() => done(), done)
     }

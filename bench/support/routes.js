@@ -10,4 +10,5 @@ export const jsonPayload = Object.freeze({
 
 export function registerRoutes (app) {
   app.get('/json', async () => jsonPayload)
+  app.post('/orders', async (request, reply) => reply.code(201).send({ ...jsonPayload, ordered: request.body }))
 }
