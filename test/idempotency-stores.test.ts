@@ -1,8 +1,6 @@
 // One behavioural suite for every idempotency store: memory, DynamoDB on the helper's engine (DynamoDB Local
 // when Java is there), and DynamoDB on dynalite, whose answers differ (no ALL_OLD on a failed condition, no TTL).
 import { randomBytes, randomUUID } from 'node:crypto'
-import { createServer, type AddressInfo } from 'node:net'
-import { once } from 'node:events'
 import t from 'tap'
 import {
   DeleteItemCommand, DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient
@@ -11,7 +9,7 @@ import {
   DYNAMODB_MAX_ITEM_BYTES, DynamoDBIdempotencyStore, MemoryIdempotencyStore, classifyRepeat, idempotencyRecordId, payloadFingerprint
 } from '../lib/idempotency/index.js'
 import type { IdempotencyStore, StoredResponse } from '../lib/idempotency/index.js'
-import { startDynamoDB, uniqueTableName } from './helpers/dynamodb.js'
+import { freePort, recordCommands, startDynamoDB, uniqueTableName } from './helpers/dynamodb.js'
 import type { LocalDynamoDB } from './helpers/dynamodb.js'
 
 const TTL = 3600
@@ -27,15 +25,6 @@ interface Fixture {
   compresses: boolean
 }
 
-function countCalls (client: DynamoDBClient): string[] {
-  const calls: string[] = []
-  client.middlewareStack.add((next, context) => async (args) => {
-    calls.push(String(context.commandName).replace(/Command$/, ''))
-    return await next(args)
-  }, { step: 'initialize', name: 'haloTestCallCounter' })
-  return calls
-}
-
 async function dynamoDBFixture (engine?: 'dynalite'): Promise<Fixture> {
   const saved = process.env.HALO_TEST_DYNAMODB_ENGINE
   if (engine !== undefined) process.env.HALO_TEST_DYNAMODB_ENGINE = engine
@@ -43,7 +32,7 @@ async function dynamoDBFixture (engine?: 'dynalite'): Promise<Fixture> {
   t.teardown(dynamodb.stop)
   const store = new DynamoDBIdempotencyStore({ table: uniqueTableName('idempotency'), client: dynamodb.client })
   await store.ensureTable()
-  return { name: `dynamodb on ${dynamodb.engine}`, store, calls: countCalls(dynamodb.client), dynamodb, compresses: true }
+  return { name: `dynamodb on ${dynamodb.engine}`, store, calls: recordCommands(dynamodb.client), dynamodb, compresses: true }
 }
 
 const fixtures: Fixture[] = [
@@ -310,11 +299,7 @@ t.test('dynalite: a record released between the failed claim and its read is cla
 })
 
 t.test('DynamoDB unreachable: every call rejects promptly with HALO_ERR_IDEMPOTENCY_STORE', async (t) => {
-  const closed = createServer().listen(0, '127.0.0.1')
-  await once(closed, 'listening')
-  const endpoint = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`
-  closed.close()
-  await once(closed, 'close')
+  const endpoint = `http://127.0.0.1:${await freePort()}`
 
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 2 })
   t.teardown(() => client.destroy())

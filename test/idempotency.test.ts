@@ -15,7 +15,7 @@ import { createLambdaHandler, type HaloOptions } from '../index.js'
 import { DynamoDBIdempotencyStore, MemoryIdempotencyStore, type IdempotencyStore } from '../lib/idempotency/index.js'
 import { idempotencyPlugin, type IdempotencyOptions } from '../plugins/idempotency.js'
 import { buildApp, type TestApp } from './helpers/app.js'
-import { startDynamoDB, uniqueTableName } from './helpers/dynamodb.js'
+import { freePort, recordCommands, startDynamoDB, uniqueTableName } from './helpers/dynamodb.js'
 import { httpApiEvent, lambdaContext } from './helpers/lambda.js'
 
 const PROBLEM = 'application/problem+json; charset=utf-8'
@@ -59,24 +59,9 @@ function storeWith (store: IdempotencyStore, overrides: Partial<IdempotencyStore
   }
 }
 
-/** Names of the DynamoDB commands a client sends, as they are sent. */
-function recordCommands (client: DynamoDBClient): string[] {
-  const commands: string[] = []
-  client.middlewareStack.add((next, context) => async (args) => {
-    commands.push(String(context.commandName).replace(/Command$/, ''))
-    return await next(args)
-  }, { step: 'initialize', name: 'haloTestCommandRecorder' })
-  return commands
-}
-
 /** An endpoint where nothing listens. */
 async function closedEndpoint (): Promise<string> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return `http://127.0.0.1:${port}`
+  return `http://127.0.0.1:${await freePort()}`
 }
 
 /** An endpoint that accepts connections and never answers. */

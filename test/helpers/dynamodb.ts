@@ -162,7 +162,8 @@ async function startDynalite (): Promise<LocalDynamoDB> {
   return { endpoint, engine: 'dynalite', client, stop }
 }
 
-async function freePort (): Promise<number> {
+/** A 127.0.0.1 port that was free a moment ago: nothing listens there now. */
+export async function freePort (): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1')
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
@@ -174,4 +175,14 @@ async function freePort (): Promise<number> {
 function onlyOnce (action: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined
   return () => (done ??= action())
+}
+
+/** Names of the DynamoDB commands a client sends (without the `Command` suffix), in the order sent. */
+export function recordCommands (client: DynamoDBClient): string[] {
+  const commands: string[] = []
+  client.middlewareStack.add((next, context) => async (args) => {
+    commands.push(String(context.commandName).replace(/Command$/, ''))
+    return await next(args)
+  }, { step: 'initialize', name: 'haloTestCommandRecorder' })
+  return commands
 }
