@@ -55,19 +55,19 @@ export class RequestDeadline implements Deadline {
 
 /**
  * One timer for every deadline of an app instead of one per request: a request costs a Map entry, and the
- * timer ticks only while requests are in flight. A deadline is seen at most `tickMs` late, far inside
+ * timer ticks only while requests are in flight. An entry is seen due at most `tickMs` late, far inside
  * the margin kept from Lambda's own timeout.
  */
 export class DeadlineWatch<K, V> {
   readonly #watched = new Map<K, V>()
-  readonly #deadlineOf: (key: K) => number
-  readonly #onExpired: (key: K, value: V) => void
+  readonly #isDue: (key: K, now: number) => boolean
+  readonly #onDue: (key: K, value: V) => void
   readonly #tickMs: number
   #timer: NodeJS.Timeout | undefined
 
-  constructor (deadlineOf: (key: K) => number, onExpired: (key: K, value: V) => void, tickMs: number) {
-    this.#deadlineOf = deadlineOf
-    this.#onExpired = onExpired
+  constructor (isDue: (key: K, now: number) => boolean, onDue: (key: K, value: V) => void, tickMs: number) {
+    this.#isDue = isDue
+    this.#onDue = onDue
     this.#tickMs = tickMs
   }
 
@@ -88,9 +88,9 @@ export class DeadlineWatch<K, V> {
   #tick (): void {
     const now = Date.now()
     for (const [key, value] of this.#watched) {
-      if (this.#deadlineOf(key) <= now) {
+      if (this.#isDue(key, now)) {
         this.#watched.delete(key)
-        this.#onExpired(key, value)
+        this.#onDue(key, value)
       }
     }
     if (this.#watched.size === 0) this.stop()

@@ -62,13 +62,18 @@ function answerTimeout (request: TimedRequest, reply: FastifyReply, deadline: Re
   silenceLateOutcome(request, reply)
 }
 
-function onDeadline (request: TimedRequest, reply: FastifyReply): void {
-  const deadline = request[kDeadline] as RequestDeadline
-  answerTimeout(request, reply, deadline, Date.now() - deadline.startedAt)
+/**
+ * Due when the deadline passed, or when the client went away: then downstream work done for it can stop
+ * too. Looking at the socket on the watch's tick spares every request an abort listener of its own.
+ */
+function isDue (request: TimedRequest, now: number): boolean {
+  return (request[kDeadline] as RequestDeadline).at <= now || request.raw.aborted
 }
 
-function deadlineOf (request: TimedRequest): number {
-  return (request[kDeadline] as RequestDeadline).at
+function onDue (request: TimedRequest, reply: FastifyReply): void {
+  const deadline = request[kDeadline] as RequestDeadline
+  if (request.raw.aborted) deadline.expire(new Error('client closed the request'))
+  else answerTimeout(request, reply, deadline, Date.now() - deadline.startedAt)
 }
 
 function routeTimeout (route: RouteOptions): number | false | undefined {
@@ -89,7 +94,7 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
   }
 
   if (!fastify.hasRequestDecorator('deadline')) fastify.decorateRequest('deadline', null)
-  const watch = new DeadlineWatch<TimedRequest, FastifyReply>(deadlineOf, onDeadline, DEADLINE_TICK_MS)
+  const watch = new DeadlineWatch<TimedRequest, FastifyReply>(isDue, onDue, DEADLINE_TICK_MS)
   fastify.addHook('onClose', async () => { watch.stop() })
 
   fastify.addHook('onRoute', (route) => {
@@ -117,16 +122,8 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
       done()
     }
 
-    function abandonDeadline (request: TimedRequest, done: HookHandlerDoneFunction): void {
-      watch.unwatch(request)
-      // The client is gone: downstream work done for it can stop too.
-      request[kDeadline]?.expire(new Error('client closed the request'))
-      done()
-    }
-
     route.onRequest = withRouteHook(route.onRequest, startDeadline)
     route.onResponse = withRouteHook(route.onResponse, stopDeadline)
-    route.onRequestAbort = withRouteHook(route.onRequestAbort, abandonDeadline)
   })
 }
 
