@@ -21,13 +21,8 @@ declare module 'fastify' {
   }
 }
 
-const kDeadline = Symbol('halo.deadline')
 /** How often in-flight deadlines are checked: a 504 goes out at most this late. */
 const DEADLINE_TICK_MS = 10
-
-interface TimedRequest extends FastifyRequest {
-  [kDeadline]?: RequestDeadline
-}
 
 function dropLateReply (this: FastifyReply): FastifyReply {
   return this
@@ -48,7 +43,7 @@ function silenceLateOutcome (request: FastifyRequest, reply: FastifyReply): void
   reply.log = quiet
 }
 
-function answerTimeout (request: TimedRequest, reply: FastifyReply, deadline: RequestDeadline, elapsed: number): void {
+function answerTimeout (request: FastifyRequest, reply: FastifyReply, deadline: RequestDeadline, elapsed: number): void {
   const error = new HALO_ERR_TIMEOUT(elapsed)
   deadline.expire(error)
   if (reply.sent) return
@@ -66,12 +61,13 @@ function answerTimeout (request: TimedRequest, reply: FastifyReply, deadline: Re
  * Due when the deadline passed, or when the client went away: then downstream work done for it can stop
  * too. Looking at the socket on the watch's tick spares every request an abort listener of its own.
  */
-function isDue (request: TimedRequest, now: number): boolean {
-  return (request[kDeadline] as RequestDeadline).at <= now || request.raw.aborted
+function isDue (request: FastifyRequest, now: number): boolean {
+  // Watched requests are those whose onRequest set a RequestDeadline.
+  return (request.deadline as RequestDeadline).at <= now || request.raw.aborted
 }
 
-function onDue (request: TimedRequest, reply: FastifyReply): void {
-  const deadline = request[kDeadline] as RequestDeadline
+function onDue (request: FastifyRequest, reply: FastifyReply): void {
+  const deadline = request.deadline as RequestDeadline
   if (request.raw.aborted) deadline.expire(new Error('client closed the request'))
   else answerTimeout(request, reply, deadline, Date.now() - deadline.startedAt)
 }
@@ -94,7 +90,7 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
   }
 
   if (!fastify.hasRequestDecorator('deadline')) fastify.decorateRequest('deadline', null)
-  const watch = new DeadlineWatch<TimedRequest, FastifyReply>(isDue, onDue, DEADLINE_TICK_MS)
+  const watch = new DeadlineWatch<FastifyRequest, FastifyReply>(isDue, onDue, DEADLINE_TICK_MS)
   fastify.addHook('onClose', async () => { watch.stop() })
 
   fastify.addHook('onRoute', (route) => {
@@ -102,11 +98,10 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
     if (setting === false) return
     const routeMs = setting
 
-    function startDeadline (request: TimedRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    function startDeadline (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
       const startedAt = Date.now()
       const budget = budgetMs(currentInvocation()?.context, routeMs, defaultMs, marginMs)
       const deadline = new RequestDeadline(startedAt, Math.max(0, budget))
-      request[kDeadline] = deadline
       request.deadline = deadline
       if (budget <= 0) {
         // Less time left than the margin: an answer now beats Lambda's bare 502 later.
@@ -117,7 +112,7 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
       done()
     }
 
-    function stopDeadline (request: TimedRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    function stopDeadline (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
       watch.unwatch(request)
       done()
     }

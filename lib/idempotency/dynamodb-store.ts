@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
 import { gunzip, gzip } from 'node:zlib'
 import type { AttributeValue, ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { HALO_ERR_IDEMPOTENCY_STORE, HALO_ERR_OPTION, errorMessage } from '../errors.js'
+import { HALO_ERR_IDEMPOTENCY_STORE, errorMessage } from '../errors.js'
 import { integerBetween, isNonEmptyString, isObject, validateOptions } from '../options.js'
 import {
   epochSeconds,
@@ -59,14 +59,13 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
   #client: DynamoDBClient | undefined
 
   constructor (options: DynamoDBIdempotencyStoreOptions) {
-    validateOptions('DynamoDBIdempotencyStore', options, {
+    validateOptions('DynamoDBIdempotencyStore', options ?? {}, {
       table: isNonEmptyString,
       client: isObject,
       region: isNonEmptyString,
       endpoint: isNonEmptyString,
       compressAboveBytes: integerBetween(0)
-    })
-    if (options?.table === undefined) throw new HALO_ERR_OPTION('DynamoDBIdempotencyStore: option "table" is required')
+    }, ['table'])
     this.table = options.table
     this.#options = options
     this.#compressAboveBytes = options.compressAboveBytes ?? 1024
