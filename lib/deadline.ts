@@ -54,45 +54,42 @@ export class RequestDeadline implements Deadline {
 }
 
 /**
- * One timer for every deadline of an app instead of one per request: a request costs a Map entry, and the
- * timer ticks only while requests are in flight. An entry is seen due at most `tickMs` late, far inside
- * the margin kept from Lambda's own timeout.
+ * One timer for every deadline of an app instead of one per request: a request costs an array slot, and
+ * the timer ticks only while requests are in flight. On each tick `stillWatched` settles every entry: it
+ * answers what is due, and says which entries need watching on. Finished requests leave on the next tick,
+ * so a request pays for no hook at its end. An entry is seen due at most `tickMs` late, far inside the
+ * margin kept from Lambda's own timeout.
  */
-export class DeadlineWatch<K, V> {
-  readonly #watched = new Map<K, V>()
-  readonly #isDue: (key: K, now: number) => boolean
-  readonly #onDue: (key: K, value: V) => void
+export class DeadlineWatch<K> {
+  #watched: K[] = []
+  readonly #stillWatched: (key: K, now: number) => boolean
   readonly #tickMs: number
   #timer: NodeJS.Timeout | undefined
 
-  constructor (isDue: (key: K, now: number) => boolean, onDue: (key: K, value: V) => void, tickMs: number) {
-    this.#isDue = isDue
-    this.#onDue = onDue
+  constructor (stillWatched: (key: K, now: number) => boolean, tickMs: number) {
+    this.#stillWatched = stillWatched
     this.#tickMs = tickMs
   }
 
-  watch (key: K, value: V): void {
-    this.#watched.set(key, value)
+  watch (key: K): void {
+    this.#watched.push(key)
     this.#timer ??= setInterval(() => this.#tick(), this.#tickMs).unref()
-  }
-
-  unwatch (key: K): void {
-    this.#watched.delete(key)
   }
 
   stop (): void {
     clearInterval(this.#timer)
     this.#timer = undefined
+    this.#watched = []
   }
 
   #tick (): void {
     const now = Date.now()
-    for (const [key, value] of this.#watched) {
-      if (this.#isDue(key, now)) {
-        this.#watched.delete(key)
-        this.#onDue(key, value)
-      }
+    const watched = this.#watched
+    // A fresh array: what settling an entry sets off may watch new keys meanwhile.
+    this.#watched = []
+    for (const key of watched) {
+      if (this.#stillWatched(key, now)) this.#watched.push(key)
     }
-    if (this.#watched.size === 0) this.stop()
+    if (this.#watched.length === 0) this.stop()
   }
 }

@@ -29,11 +29,16 @@ export interface LambdaInvocation {
 
 export const lambdaInvocationStorage = new AsyncLocalStorage<LambdaInvocation>()
 
+// Locally no invocation ever starts: every request's readers then skip the storage lookup, which costs
+// more than its share while async hooks are on.
+let invocationStarted = false
+
 export function currentInvocation (): LambdaInvocation | undefined {
-  return lambdaInvocationStorage.getStore()
+  return invocationStarted ? lambdaInvocationStorage.getStore() : undefined
 }
 
 export function createInvocation (event: unknown, context: LambdaContextLike, coldStart: boolean): LambdaInvocation {
+  invocationStarted = true
   return {
     event,
     context,

@@ -10,11 +10,19 @@ export const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'x-api-k
 // nothing, which path-based redaction cannot promise.
 const secretField = new RegExp(`"(${SECRET_HEADERS.join('|')})":("(?:[^"\\\\]|\\\\.)*"|\\[(?:[^\\]"]|"(?:[^"\\\\]|\\\\.)*")*\\])`, 'gi')
 
-// Most lines name no secret header at all: a plain test spares them the slower replacing pattern.
-const secretHint = /authorization|cookie|api-key/i
+/**
+ * Whether a line may hold a secret header's name: each has a 'k' or a 'z' in some letter case, and most
+ * lines have neither, but for the 'Z' that ends the ISO time (followed by a quote, which no name's 'Z' is).
+ * A few character searches spare most lines the slower replacing pattern.
+ */
+function mayNameSecret (line: string): boolean {
+  if (line.indexOf('k') !== -1 || line.indexOf('K') !== -1 || line.indexOf('z') !== -1) return true
+  const z = line.indexOf('Z')
+  return z !== -1 && (line.charCodeAt(z + 1) !== 0x22 || line.indexOf('Z', z + 1) !== -1)
+}
 
 export function redactSecrets (line: string): string {
-  return secretHint.test(line) ? line.replace(secretField, '"$1":"[Redacted]"') : line
+  return mayNameSecret(line) ? line.replace(secretField, '"$1":"[Redacted]"') : line
 }
 
 let isoMillisecond = -1

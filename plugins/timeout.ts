@@ -58,18 +58,22 @@ function answerTimeout (request: FastifyRequest, reply: FastifyReply, deadline: 
 }
 
 /**
- * Due when the deadline passed, or when the client went away: then downstream work done for it can stop
- * too. Looking at the socket on the watch's tick spares every request an abort listener of its own.
+ * Settles one watched request on the watch's tick; true while it still needs watching. A client that went
+ * away aborts the signal, so that downstream work done for it can stop too: looking at the socket here
+ * spares every request an abort listener of its own.
  */
-function isDue (request: FastifyRequest, now: number): boolean {
-  // Watched requests are those whose onRequest set a RequestDeadline.
-  return (request.deadline as RequestDeadline).at <= now || request.raw.aborted
-}
-
-function onDue (request: FastifyRequest, reply: FastifyReply): void {
-  const deadline = request.deadline as RequestDeadline
-  if (request.raw.aborted) deadline.expire(new Error('client closed the request'))
-  else answerTimeout(request, reply, deadline, Date.now() - deadline.startedAt)
+function stillWatched (reply: FastifyReply, now: number): boolean {
+  const raw = reply.raw
+  if (raw.writableEnded) return false
+  // Watched replies are those whose onRequest set a RequestDeadline.
+  const deadline = reply.request.deadline as RequestDeadline
+  if (raw.destroyed) {
+    deadline.expire(new Error('client closed the request'))
+    return false
+  }
+  if (deadline.at > now) return true
+  answerTimeout(reply.request, reply, deadline, now - deadline.startedAt)
+  return false
 }
 
 function routeTimeout (route: RouteOptions): number | false | undefined {
@@ -90,7 +94,7 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
   }
 
   if (!fastify.hasRequestDecorator('deadline')) fastify.decorateRequest('deadline', null)
-  const watch = new DeadlineWatch<FastifyRequest, FastifyReply>(isDue, onDue, DEADLINE_TICK_MS)
+  const watch = new DeadlineWatch<FastifyReply>(stillWatched, DEADLINE_TICK_MS)
   fastify.addHook('onClose', async () => { watch.stop() })
 
   fastify.addHook('onRoute', (route) => {
@@ -108,17 +112,11 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
         answerTimeout(request, reply, deadline, 0)
         return
       }
-      watch.watch(request, reply)
-      done()
-    }
-
-    function stopDeadline (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-      watch.unwatch(request)
+      watch.watch(reply)
       done()
     }
 
     route.onRequest = withRouteHook(route.onRequest, startDeadline)
-    route.onResponse = withRouteHook(route.onResponse, stopDeadline)
   })
 }
 

@@ -63,6 +63,11 @@ t.test('authorization and cookie values never appear, even when a handler logs t
   t.ok(all.includes('"authorization":"[Redacted]"'))
   t.ok(logs.lines.some((line) => line.msg === 'headers nested'), 'the lines are still valid JSON')
   t.equal(redactSecrets('{"Cookie":"a\\"b","x":1}'), '{"Cookie":"[Redacted]","x":1}')
+  const time = '"time":"2026-11-27T02:55:12.123Z"'
+  t.equal(redactSecrets(`{${time},"msg":"plain"}`), `{${time},"msg":"plain"}`, 'the ISO time alone is no hint of a secret')
+  t.equal(redactSecrets(`{${time},"PROXY-AUTHORIZATION":"p"}`), `{${time},"PROXY-AUTHORIZATION":"[Redacted]"}`)
+  t.equal(redactSecrets('{"AUTHORIZATION":"a"}'), '{"AUTHORIZATION":"[Redacted]"}', 'found without a time field too')
+  t.equal(redactSecrets('{"msg":"Z"}'), '{"msg":"Z"}')
 })
 
 t.test('sampleRate 0 writes no debug line; 1 writes them', async (t) => {
