@@ -4,6 +4,7 @@
 // (other processes) disturbs less.
 import autocannon from 'autocannon'
 import { fileURLToPath } from 'node:url'
+import { separateCores } from './support/cpu-affinity.js'
 import { alternatingRounds, benchMode } from './support/rounds.js'
 import { median, pairedRatio } from './support/stats.js'
 import { startWorker } from './support/worker.js'
@@ -64,6 +65,7 @@ export async function run (options) {
     const { label } = await import(`./variants/${name}.js`)
     return { label, server: await startWorker(httpServerScript, [name]) }
   }))
+  const pinning = separateCores(variants.map(({ server }) => server.pid))
   try {
     const results = []
     for (const { name, request, target } of scenarios) {
@@ -72,6 +74,7 @@ export async function run (options) {
         warmUp: ({ server }) => load(server.ready.port, request, warmUpSeconds),
         measure: ({ server }) => round(server, request, roundSeconds)
       })
+      const detail = pinning?.description
       const figures = [
         { figure: 'perSecond', title: `HTTP ${name}`, unit: 'req/s', target },
         { figure: 'perCpuSecond', title: `HTTP ${name}, server CPU`, unit: 'req/CPU-s' }
@@ -80,7 +83,7 @@ export async function run (options) {
         const baselineSamples = baseline.map((sample) => sample[figure])
         const comparedSamples = compared.map((sample) => sample[figure])
         results.push(
-          { name: `${title}: ${variants[0].label}`, value: median(baselineSamples), unit, samples: baselineSamples },
+          { name: `${title}: ${variants[0].label}`, value: median(baselineSamples), unit, samples: baselineSamples, detail },
           {
             name: `${title}: ${variants[1].label}`,
             value: median(comparedSamples),
@@ -88,13 +91,15 @@ export async function run (options) {
             baseline: median(baselineSamples),
             ratio: pairedRatio(comparedSamples, baselineSamples),
             target,
-            samples: comparedSamples
+            samples: comparedSamples,
+            detail
           }
         )
       }
     }
     return results
   } finally {
+    pinning?.release()
     await Promise.all(variants.map(({ server }) => server.stop()))
   }
 }

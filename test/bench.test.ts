@@ -157,7 +157,7 @@ t.test('every benchmark runs and returns well-formed results', async (t) => {
   t.equal(status, 0, stderr)
   const { machine, results } = JSON.parse(stdout) as { machine: Machine, results: BenchResult[] }
   t.equal(machine.node, process.version)
-  for (const prefix of ['HTTP GET /json', 'Lambda GET /json', 'Cold start']) {
+  for (const prefix of ['HTTP GET /json', 'Lambda GET /json', 'Lambda POST /orders on ', 'Cold start']) {
     t.ok(results.some((result) => result.name.startsWith(prefix)), `a result for ${prefix}`)
   }
   for (const result of results) {
@@ -168,6 +168,7 @@ t.test('every benchmark runs and returns well-formed results', async (t) => {
     for (const sample of result.samples ?? []) t.ok(Number.isFinite(sample), `${result.name}: samples are figures`)
   }
   t.match(results.find((result) => result.name.startsWith('AWS SDK packages')), { unit: 'packages', target: { atMost: 0 } })
+  t.ok(results.some((result) => result.unit === 'calls/inv' && result.value > 0), 'DynamoDB calls per idempotent invocation')
 })
 
 t.test('--profile writes CPU profiles and prints where their time goes', async (t) => {

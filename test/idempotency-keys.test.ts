@@ -35,6 +35,7 @@ t.test('hashKey: md5 by name, sha256 on request, parts length-prefixed', async (
   t.not(hashKey(['ab', 'c'], 'md5'), hashKey(['a', 'bc'], 'md5'))
   t.not(hashKey(['a', ''], 'md5'), hashKey(['a'], 'md5'))
   t.equal(hashKey(['é', Buffer.from('x')], 'md5'), hashKey([Buffer.from('é'), 'x'], 'md5'), 'strings count in UTF-8 bytes')
+  t.equal(hashKey(['é', Buffer.from('x')], 'md5'), createHash('md5').update('2:é1:x').digest('hex'), 'bytes hash as the same material as text')
 })
 
 t.test('idempotencyRecordId: one record per caller, method, route and key', async (t) => {

@@ -91,6 +91,18 @@ t.test('locally: the route\'s config.timeout, the default, and timeout: false', 
   t.ok(budget > 4900 && budget <= 5000, `default budget ${budget}`)
 })
 
+t.test('a route\'s own onRequest hooks, one or a list, run before the deadline starts', async (t) => {
+  const order: string[] = []
+  const { app } = await buildApp({}, (app) => {
+    app.get('/one', { onRequest: (request, _reply, done) => { order.push(`one saw ${String(request.deadline)}`); done() } }, async (request) => ({ deadline: request.deadline !== null }))
+    app.get('/list', { onRequest: [(_request, _reply, done) => { order.push('list'); done() }] }, async (request) => ({ deadline: request.deadline !== null }))
+  })
+  t.teardown(() => app.close())
+  t.same((await app.inject({ url: '/one' })).json(), { deadline: true })
+  t.same((await app.inject({ url: '/list' })).json(), { deadline: true })
+  t.same(order, ['one saw null', 'list'])
+})
+
 t.test('timeout: false in the umbrella leaves requests without a deadline', async (t) => {
   const { app } = await buildApp({ timeout: false }, (app) => { app.get('/', async (request) => ({ deadline: request.deadline })) })
   t.teardown(() => app.close())

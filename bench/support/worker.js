@@ -32,6 +32,7 @@ export async function startWorker (script, args = [], { execArgv = [] } = {}) {
   const ready = await nextMessage()
   return {
     ready,
+    pid: child.pid,
     ask (message) {
       const reply = nextMessage()
       child.send(message)

@@ -7,9 +7,10 @@ import { registerRoutes } from '../support/routes.js'
 export const label = 'Halo'
 export const lambdaLabel = 'Halo createLambdaHandler'
 
-export async function buildApp () {
+/** `haloOptions` are the plugin's (every default part when none are given). */
+export async function buildApp (haloOptions = {}) {
   const app = Fastify(haloServerOptions({ service: 'bench', level: 'info', stream: logDestination() }))
-  await app.register(halo)
+  await app.register(halo, haloOptions)
   registerRoutes(app)
   return app
 }

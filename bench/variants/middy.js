@@ -9,7 +9,7 @@ import { jsonPayload } from '../support/routes.js'
 
 export const lambdaLabel = 'Middy + Powertools Logger'
 
-function answer (statusCode, body, correlationId) {
+export function answer (statusCode, body, correlationId) {
   return {
     statusCode,
     headers: { 'content-type': 'application/json; charset=utf-8', 'x-correlation-id': correlationId },

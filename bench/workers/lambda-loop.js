@@ -1,29 +1,57 @@
 // One variant's Lambda handler invoked in a loop, one invocation at a time as Lambda does, each with a new
-// API Gateway v2 event and a new context.
+// API Gateway v2 event and a new context. Arguments: the variant's name and, optionally, a JSON object of
+// options for its `createLambdaHandler` (the DynamoDB endpoint and table of lambda-idempotency.bench.js).
+import { randomUUID } from 'node:crypto'
+import { dynamoDBCalls } from '../support/dynamodb-calls.js'
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js'
 import { cpuMilliseconds, runWorker } from '../support/worker.js'
 
-async function invoke (handler, request) {
+const REPLAYED_HEADER = 'idempotent-replayed'
+
+/** Keys no other process and no other invocation of this one uses. */
+const keyPrefix = randomUUID()
+let keysGiven = 0
+
+/** Invokes once; says whether the answer was an idempotent replay. */
+async function invoke (handler, request, status) {
   const response = await handler(httpApiEvent(request), lambdaContext())
-  if (response.statusCode !== 200) throw new Error(`${request.method} ${request.path} answered ${response.statusCode}: ${response.body}`)
+  if (response.statusCode !== status) throw new Error(`${request.method} ${request.path} answered ${response.statusCode}: ${response.body}`)
+  return response.headers?.[REPLAYED_HEADER] === 'true'
 }
 
-runWorker(async ([variantName]) => {
+/** `request` with header `name` set to a key of its own. */
+function withFreshKey (request, name) {
+  return { ...request, headers: { ...request.headers, [name]: `${keyPrefix}-${++keysGiven}` } }
+}
+
+runWorker(async ([variantName, options = '{}']) => {
   const variant = await import(`../variants/${variantName}.js`)
-  const handler = await variant.createLambdaHandler()
+  const handler = await variant.createLambdaHandler(JSON.parse(options))
   return {
     ready: {},
-    /** Invokes the handler for `durationMs`; says how many invocations completed, in how much wall and CPU time. */
-    async handle ({ request, durationMs }) {
+    /**
+     * Invokes the handler for `durationMs`, each invocation expecting answer `status` (default 200) and, when
+     * `freshKeyHeader` is given, with a new key in that header. Says how many invocations completed, in how
+     * much wall and CPU time, how many were idempotent replays, and how many DynamoDB calls they made.
+     */
+    async handle ({ request, durationMs, status = 200, freshKeyHeader }) {
       const started = performance.now()
       const cpuBefore = cpuMilliseconds()
+      const callsBefore = dynamoDBCalls()
       const end = started + durationMs
       let invocations = 0
+      let replayed = 0
       while (performance.now() < end) {
-        await invoke(handler, request)
+        if (await invoke(handler, freshKeyHeader === undefined ? request : withFreshKey(request, freshKeyHeader), status)) replayed++
         invocations++
       }
-      return { invocations, elapsedMs: performance.now() - started, cpuMs: cpuMilliseconds() - cpuBefore }
+      return {
+        invocations,
+        elapsedMs: performance.now() - started,
+        cpuMs: cpuMilliseconds() - cpuBefore,
+        replayed,
+        dynamoDBCalls: dynamoDBCalls() - callsBefore
+      }
     }
   }
 })

@@ -1,6 +1,6 @@
 // Key derivation for idempotent requests. Everything is hashed: the store never sees a caller's
 // `authorization` header or a request body, only fixed-length hex digests of them.
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
 /** md5 is the default (the original Halo's, and ample against accidental collisions); sha256 on request. */
 export type HashAlgorithm = 'md5' | 'sha256'
@@ -36,12 +36,20 @@ function sortKeys (value: unknown): unknown {
 }
 
 /**
- * Hex digest of a list of parts. Each part is length-prefixed, so ['ab', 'c'] and ['a', 'bc'] differ.
+ * Hex digest of a list of parts. Each part is length-prefixed, so ['ab', 'c'] and ['a', 'bc'] differ. The
+ * material is hashed in one call: a Hash object per digest costs more than the digest of a short key.
  */
 export function hashKey (parts: ReadonlyArray<string | Uint8Array>, algorithm: HashAlgorithm): string {
-  const hash = createHash(algorithm)
-  for (const part of parts) hash.update(`${Buffer.byteLength(part)}:`).update(part)
-  return hash.digest('hex')
+  let text = ''
+  for (const part of parts) {
+    if (typeof part !== 'string') return hash(algorithm, lengthPrefixed(parts), 'hex')
+    text += `${Buffer.byteLength(part)}:${part}`
+  }
+  return hash(algorithm, text, 'hex')
+}
+
+function lengthPrefixed (parts: ReadonlyArray<string | Uint8Array>): Buffer {
+  return Buffer.concat(parts.flatMap((part) => [Buffer.from(`${Buffer.byteLength(part)}:`), typeof part === 'string' ? Buffer.from(part) : part]))
 }
 
 /**
