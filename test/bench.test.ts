@@ -157,7 +157,7 @@ t.test('every benchmark runs and returns well-formed results', async (t) => {
   t.equal(status, 0, stderr)
   const { machine, results } = JSON.parse(stdout) as { machine: Machine, results: BenchResult[] }
   t.equal(machine.node, process.version)
-  for (const prefix of ['HTTP GET /json', 'Lambda GET /json', 'Lambda POST /orders on ', 'Cold start']) {
+  for (const prefix of ['HTTP GET /json', 'HTTP GET /json, timeout part', 'HTTP POST /orders without a key, idempotency part', 'Lambda GET /json', 'Lambda POST /orders on ', 'Cold start']) {
     t.ok(results.some((result) => result.name.startsWith(prefix)), `a result for ${prefix}`)
   }
   for (const result of results) {
