@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
+import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { buildTravelApp, BOOK_STATES, PARTNERS_URL_PARAM, type TravelAppOptions } from '../examples/travel/app.js'
 import type { Ledgers, PartnerBooking } from '../examples/travel/partners.js'
@@ -222,4 +223,24 @@ t.test('`npm start`: server.ts serves bookings on PORT with embedded defaults, a
   t.ok(traced.some(({ msg }) => msg === 'saga travel committed'), 'the booking\'s saga lines')
   t.same(traced.filter(({ partner }) => partner !== undefined).map(({ msg }) => msg), ['hotel booked', 'flight booked', 'car booked'], 'and its partners\' lines, one correlation id')
   t.ok(lines.every(({ service }) => service === 'travel'))
+})
+
+t.test('the README quick start works as pasted: its curl commands book a trip, then roll one back', async (t) => {
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
+  const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('\n## ', readme.indexOf('## Quick start') + 1))
+  // Each curl command, its continuation lines joined: the path, the -H headers and the -d body.
+  const commands = quickStart.replace(/\\\n\s*/g, '').split('\n').filter((line) => line.startsWith('curl -s -X POST'))
+  t.equal(commands.length, 2)
+  const { url } = await startTravel(t)
+  const answers = await Promise.all(commands.map(async (command) => {
+    const path = /'?localhost:3000(\/[^' ]*)'?/.exec(command)![1]!
+    const headers = Object.fromEntries([...command.matchAll(/-H '([^:]+): ([^']*)'/g)].map(([, name, value]) => [name, value]))
+    const body = /-d '([^']*)'/.exec(command)?.[1]
+    const response = await fetch(`${url}${path}`, { method: 'POST', headers, body })
+    return { status: response.status, body: await response.json() }
+  }))
+  t.equal(answers[0]!.status, 201, JSON.stringify(answers[0]!.body))
+  t.match(answers[0]!.body, { results: { BookRentalResult: { status: 'booked' } } })
+  t.equal(answers[1]!.status, 500)
+  t.match(answers[1]!.body, { code: 'HALO_ERR_SAGA_ROLLBACK', traceId: 'trip-2', failedState: 'BookRental' })
 })
