@@ -46,6 +46,7 @@ export function oneOf (...allowed: unknown[]): OptionCheck {
 
 export const isBoolean: OptionCheck = (value) => typeof value === 'boolean' ? undefined : 'must be a boolean'
 export const isFunction: OptionCheck = (value) => typeof value === 'function' ? undefined : 'must be a function'
+export const isString: OptionCheck = (value) => typeof value === 'string' ? undefined : 'must be a string'
 export const isNonEmptyString: OptionCheck = (value) =>
   typeof value === 'string' && value.length > 0 ? undefined : 'must be a non-empty string'
 export const isObject: OptionCheck = (value) =>

@@ -22,7 +22,7 @@ import {
   MemoryIdempotencyStore, classifyRepeat, hashKey, idempotencyRecordId, payloadFingerprint,
   type HashAlgorithm, type IdempotencyStore, type StoredResponse
 } from '../lib/idempotency/index.js'
-import { anyOf, integerBetween, isFunction, isNonEmptyString, oneOf, validateOptions, type OptionCheck } from '../lib/options.js'
+import { anyOf, integerBetween, isFunction, isNonEmptyString, isString, oneOf, validateOptions, type OptionCheck } from '../lib/options.js'
 import { withRouteHook } from './route-hooks.js'
 
 /** Where a request's idempotency key comes from. */
@@ -53,6 +53,11 @@ export interface IdempotencyOptions extends IdempotencyRouteOptions {
   methods?: readonly HTTPMethods[]
   /** The key header's name. Default 'idempotency-key'. */
   header?: string
+  /**
+   * Keeps this service's records apart from those of other services sharing the store's table. Default: the
+   * Lambda function's name (`AWS_LAMBDA_FUNCTION_NAME`), else ''.
+   */
+  namespace?: string
 }
 
 declare module 'fastify' {
@@ -155,13 +160,14 @@ function asStoreError (error: unknown): Error {
 }
 
 const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, options) => {
-  validateOptions(PLUGIN, options, { ...routeChecks, store: anyOf(oneOf('memory'), isStore), methods: isMethodList, header: isNonEmptyString })
+  validateOptions(PLUGIN, options, { ...routeChecks, store: anyOf(oneOf('memory'), isStore), methods: isMethodList, header: isNonEmptyString, namespace: isString })
   const store: IdempotencyStore = options.store === undefined || options.store === 'memory' ? new MemoryIdempotencyStore() : options.store
   // The memory store never waits, so it is not handed the deadline's signal: asking for the signal is what
   // makes a request pay for its AbortController.
   const storeWaits = !(store instanceof MemoryIdempotencyStore)
   const methods = new Set((options.methods ?? ['POST', 'PUT', 'PATCH', 'DELETE']).map((method) => method.toUpperCase()))
   const headerName = (options.header ?? 'idempotency-key').toLowerCase()
+  const namespace = options.namespace ?? process.env.AWS_LAMBDA_FUNCTION_NAME ?? ''
   const defaults: RouteSettings = {
     key: options.key ?? 'header',
     hash: options.hash ?? 'md5',
@@ -180,7 +186,7 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
     const fingerprint = requestFingerprint(request, settings.hash)
     // Outside payload mode the caller only admits requests that gave a key.
     const key = settings.key === 'payload' ? fingerprint + (givenKey ?? '') : givenKey as string
-    const id = idempotencyRecordId({ scope: request.headers.authorization ?? '', method: request.method, route, key }, settings.hash)
+    const id = idempotencyRecordId({ namespace, scope: request.headers.authorization ?? '', method: request.method, route, key }, settings.hash)
     const deadline = request.deadline
     const inProgressExpiry = deadline?.at ?? Date.now() + UNBOUNDED_IN_PROGRESS_MS
     const signal = storeWaits ? deadline?.signal : undefined

@@ -38,11 +38,11 @@ t.test('hashKey: md5 by name, sha256 on request, parts length-prefixed', async (
   t.equal(hashKey(['é', Buffer.from('x')], 'md5'), createHash('md5').update('2:é1:x').digest('hex'), 'bytes hash as the same material as text')
 })
 
-t.test('idempotencyRecordId: one record per caller, method, route and key', async (t) => {
-  const parts = { scope: 'Bearer alice', method: 'POST', route: '/orders', key: 'k-1' }
+t.test('idempotencyRecordId: one record per namespace, caller, method, route and key', async (t) => {
+  const parts = { namespace: 'orders-service', scope: 'Bearer alice', method: 'POST', route: '/orders', key: 'k-1' }
   const id = idempotencyRecordId(parts, 'md5')
   t.equal(idempotencyRecordId({ ...parts }, 'md5'), id, 'stable')
-  for (const change of [{ scope: 'Bearer bob' }, { scope: '' }, { method: 'PUT' }, { route: '/orders/:id' }, { key: 'k-2' }]) {
+  for (const change of [{ namespace: 'billing-service' }, { namespace: '' }, { scope: 'Bearer bob' }, { scope: '' }, { method: 'PUT' }, { route: '/orders/:id' }, { key: 'k-2' }]) {
     t.not(idempotencyRecordId({ ...parts, ...change }, 'md5'), id, `differs with ${JSON.stringify(change)}`)
   }
   t.equal(idempotencyRecordId({ ...parts, key: Buffer.from('k-1') }, 'md5'), id, 'key material as bytes')

@@ -208,7 +208,7 @@ for (const fixture of fixtures) {
   })
 
   t.test(`${fixture.name}: callers are kept apart`, async (t) => {
-    const parts = { method: 'POST', route: '/bookings', key: randomUUID() }
+    const parts = { namespace: '', method: 'POST', route: '/bookings', key: randomUUID() }
     const alice = idempotencyRecordId({ ...parts, scope: 'Bearer alice' }, 'md5')
     const bob = idempotencyRecordId({ ...parts, scope: 'Bearer bob' }, 'md5')
     const aliceOwner = await claimOrFail(store, alice)

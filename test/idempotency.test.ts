@@ -625,6 +625,26 @@ t.test('deadlines: a route without one claims for 29 s; a claim answered after t
   t.equal(runs, 1, 'the claim came back after the 504: the handler did not run')
 })
 
+t.test('services sharing a store keep their records apart: the namespace, by default the Lambda function\'s name', async (t) => {
+  const store = new MemoryIdempotencyStore()
+  let runs = 0
+  const serve = async (options: IdempotencyOptions): Promise<string | undefined> => {
+    const { app } = await idempotentApp(t, { store, ...options }, (app) => { app.post('/orders', async () => ({ run: ++runs })) })
+    const response = await app.inject({ method: 'POST', url: '/orders', headers: { [KEY]: 'order-1' }, payload: {} })
+    return response.headers[REPLAYED] as string | undefined
+  }
+  t.equal(await serve({ namespace: 'orders' }), undefined)
+  t.equal(await serve({ namespace: 'billing' }), undefined, 'another service runs its own handler')
+  t.equal(await serve({ namespace: 'orders' }), 'true', 'the same service replays')
+  const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME
+  t.teardown(() => { if (functionName === undefined) delete process.env.AWS_LAMBDA_FUNCTION_NAME; else process.env.AWS_LAMBDA_FUNCTION_NAME = functionName })
+  process.env.AWS_LAMBDA_FUNCTION_NAME = 'orders'
+  t.equal(await serve({}), 'true', 'on Lambda the function\'s name is the namespace')
+  process.env.AWS_LAMBDA_FUNCTION_NAME = 'shipping'
+  t.equal(await serve({}), undefined)
+  t.equal(runs, 3)
+})
+
 t.test('options are checked at register and per route', async (t) => {
   const register = (options: unknown): PromiseLike<unknown> => Fastify().register(idempotencyPlugin, options as IdempotencyOptions).ready()
   const refusals: Array<[unknown, RegExp]> = [
@@ -638,6 +658,7 @@ t.test('options are checked at register and per route', async (t) => {
     [{ methods: ['POST', 1] }, /option "methods"/],
     [{ onStoreError: 'ignore' }, /option "onStoreError" must be one of "fail", "continue"/],
     [{ header: '' }, /option "header" must be a non-empty string/],
+    [{ namespace: 7 }, /option "namespace" must be a string/],
     ['header', /idempotencyPlugin: options must be an object/]
   ]
   for (const [options, message] of refusals) await t.rejects(Promise.resolve(register(options)), { code: 'HALO_ERR_OPTION', message })

@@ -7,6 +7,8 @@ export type HashAlgorithm = 'md5' | 'sha256'
 
 /** What identifies one idempotent operation. */
 export interface IdempotencyKeyParts {
+  /** The service that owns the record, so that services sharing a table never answer with each other's. */
+  namespace: string
   /** The caller: its `authorization` header value, or '' when it sends none. */
   scope: string
   /** The HTTP method, e.g. 'POST'. */
@@ -53,11 +55,11 @@ function lengthPrefixed (parts: ReadonlyArray<string | Uint8Array>): Buffer {
 }
 
 /**
- * The id of an operation's record: a digest of caller scope, method, route and key material, so that two
- * callers using the same key never share a record.
+ * The id of an operation's record: a digest of namespace, caller scope, method, route and key material, so
+ * that two callers (or two services) using the same key never share a record.
  */
 export function idempotencyRecordId (parts: IdempotencyKeyParts, algorithm: HashAlgorithm): string {
-  return hashKey([parts.scope, parts.method, parts.route, parts.key], algorithm)
+  return hashKey([parts.namespace, parts.scope, parts.method, parts.route, parts.key], algorithm)
 }
 
 /**

@@ -12,8 +12,11 @@ await app.register(idempotencyPlugin, {
   hash: 'sha256',
   methods: ['POST', 'put'],
   header: 'x-idempotency-key',
-  onStoreError: 'continue'
+  onStoreError: 'continue',
+  namespace: 'orders-service'
 })
+// @ts-expect-error the namespace is a string
+await app.register(idempotencyPlugin, { namespace: 7 })
 await app.register(idempotencyPlugin, { store: new MemoryIdempotencyStore({ maxEntries: 100 }), key: 'payload' })
 // @ts-expect-error store is 'memory' or an IdempotencyStore
 await app.register(idempotencyPlugin, { store: 'dynamodb' })
