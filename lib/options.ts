@@ -49,6 +49,9 @@ export const isFunction: OptionCheck = (value) => typeof value === 'function' ? 
 export const isString: OptionCheck = (value) => typeof value === 'string' ? undefined : 'must be a string'
 export const isNonEmptyString: OptionCheck = (value) =>
   typeof value === 'string' && value.length > 0 ? undefined : 'must be a non-empty string'
+/** DynamoDB's rule for table names: 3 to 255 of letters, digits, '_', '-' and '.'. */
+export const isDynamoDBTableName: OptionCheck = (value) =>
+  typeof value === 'string' && /^[\w.-]{3,255}$/.test(value) ? undefined : "must be a DynamoDB table name (3 to 255 letters, digits, '_', '-' or '.')"
 export const isObject: OptionCheck = (value) =>
   value !== null && typeof value === 'object' && !Array.isArray(value) ? undefined : 'must be an object'
 

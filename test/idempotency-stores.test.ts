@@ -243,8 +243,10 @@ t.test('store options are checked', async (t) => {
   t.throws(() => new MemoryIdempotencyStore({ maxEntry: 5 } as never), { code: 'HALO_ERR_OPTION', message: /unknown option "maxEntry"/ })
   t.throws(() => new DynamoDBIdempotencyStore({} as never), { code: 'HALO_ERR_OPTION', message: /"table" is required/ })
   t.throws(() => new DynamoDBIdempotencyStore(undefined as never), { code: 'HALO_ERR_OPTION', message: /"table" is required/ })
-  t.throws(() => new DynamoDBIdempotencyStore({ table: '' }), { code: 'HALO_ERR_OPTION', message: /"table" must be a non-empty string/ })
-  t.throws(() => new DynamoDBIdempotencyStore({ table: 't', compressAboveBytes: -1 }), { code: 'HALO_ERR_OPTION' })
+  for (const table of ['', 'ab', 'orders idempotency', 'x'.repeat(256)]) {
+    t.throws(() => new DynamoDBIdempotencyStore({ table }), { code: 'HALO_ERR_OPTION', message: /"table" must be a DynamoDB table name/ }, JSON.stringify(table))
+  }
+  t.throws(() => new DynamoDBIdempotencyStore({ table: 'orders-idempotency', compressAboveBytes: -1 }), { code: 'HALO_ERR_OPTION', message: /"compressAboveBytes"/ })
   t.equal(new DynamoDBIdempotencyStore({ table: 'orders-idempotency' }).table, 'orders-idempotency')
 })
 

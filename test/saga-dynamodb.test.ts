@@ -6,7 +6,7 @@ import t from 'tap'
 import { GetItemCommand } from '@aws-sdk/client-dynamodb'
 import type { SagaRollback } from '../lib/errors.js'
 import { DynamoDBSagaLog, loadSaga, recover, type SagaRecord } from '../lib/saga/index.js'
-import { startDynamoDB, uniqueTableName } from './helpers/dynamodb.js'
+import { freePort, startDynamoDB, uniqueTableName } from './helpers/dynamodb.js'
 import { BOOK_STATES, seedPayloads, statesOf, travelApis, travelDefinition, type PartnerCall } from './fixtures/travel.js'
 
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'halo', AWS_SECRET_ACCESS_KEY: 'halo', AWS_REGION: 'us-east-1' }
@@ -27,7 +27,9 @@ await sagaLog.ensureTable()
 
 t.test('ensureTable() is idempotent; options are checked', async (t) => {
   await sagaLog.ensureTable()
-  await t.rejects(new DynamoDBSagaLog({ table: 'x', client: db.client }).ensureTable(), { name: 'ValidationException' })
+  const unreachable = `http://127.0.0.1:${await freePort()}`
+  await t.rejects(new DynamoDBSagaLog({ table, endpoint: unreachable, region: 'us-east-1' }).ensureTable(), 'an error other than "the table exists" is thrown')
+  t.throws(() => new DynamoDBSagaLog({ table: 'x' }), { code: 'HALO_ERR_OPTION', message: /DynamoDBSagaLog: option "table" must be a DynamoDB table name/ })
   t.throws(() => new DynamoDBSagaLog({} as never), { code: 'HALO_ERR_OPTION', message: /DynamoDBSagaLog: option "table" is required/ })
   t.throws(() => new DynamoDBSagaLog({ table, retentionSeconds: 0 }), { message: /"retentionSeconds" must be an integer/ })
   await new DynamoDBSagaLog({ table }).destroy()

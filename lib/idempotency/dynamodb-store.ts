@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 import { gunzip, gzip } from 'node:zlib'
 import type { AttributeValue, ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { HALO_ERR_IDEMPOTENCY_STORE, errorMessage } from '../errors.js'
-import { integerBetween, isNonEmptyString, isObject, validateOptions } from '../options.js'
+import { integerBetween, isDynamoDBTableName, isNonEmptyString, isObject, validateOptions } from '../options.js'
 import {
   epochSeconds,
   type ClaimResult, type CompleteResult, type IdempotencyRecord, type IdempotencyStore, type StoredResponse
@@ -60,7 +60,7 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
 
   constructor (options: DynamoDBIdempotencyStoreOptions) {
     validateOptions('DynamoDBIdempotencyStore', options ?? {}, {
-      table: isNonEmptyString,
+      table: isDynamoDBTableName,
       client: isObject,
       region: isNonEmptyString,
       endpoint: isNonEmptyString,

@@ -4,7 +4,7 @@
 // The AWS SDK is imported on first use, so that loading Halo without this log does not load the SDK.
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { HALO_ERR_SAGA_CONFLICT } from '../errors.js'
-import { integerBetween, isNonEmptyString, isObject, validateOptions } from '../options.js'
+import { integerBetween, isDynamoDBTableName, isNonEmptyString, isObject, validateOptions } from '../options.js'
 import { OPEN_STATUSES, type NewSaga, type OpenSaga, type SagaChanges, type SagaEvent, type SagaLog, type SagaRecord, type SagaStatus } from './log.js'
 
 type Sdk = typeof import('@aws-sdk/client-dynamodb')
@@ -124,7 +124,7 @@ export class DynamoDBSagaLog implements SagaLog {
 
   constructor (options: DynamoDBSagaLogOptions) {
     validateOptions('DynamoDBSagaLog', options, {
-      table: isNonEmptyString,
+      table: isDynamoDBTableName,
       client: isObject,
       region: isNonEmptyString,
       endpoint: isNonEmptyString,
