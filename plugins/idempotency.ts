@@ -176,6 +176,9 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
   }
 
   fastify.decorate('idempotencyStore', store)
+  fastify.addHook('onClose', async () => {
+    await store.destroy?.()
+  })
   fastify.decorateRequest(kClaim, null)
 
   /**

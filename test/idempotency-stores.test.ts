@@ -272,6 +272,21 @@ for (const fixture of fixtures.filter((fixture) => fixture.dynamodb !== undefine
     t.same(again.commands, ['CreateTable', 'DescribeTable'], 'an existing table is left as it is')
   })
 
+  t.test(`${fixture.name}: destroy() ends the client the store made, and leaves a given one to its giver`, async (t) => {
+    const given = fixture.store as DynamoDBIdempotencyStore
+    const savedEnv = { ...process.env }
+    t.teardown(() => { process.env = savedEnv })
+    // DynamoDB Local keeps a database per access key: the fixture's client's.
+    process.env = { ...savedEnv, AWS_ACCESS_KEY_ID: 'halo', AWS_SECRET_ACCESS_KEY: 'halo' }
+    const own = new DynamoDBIdempotencyStore({ table: given.table, endpoint: dynamodb.endpoint, region: 'us-east-1' })
+    t.ok((await own.claim(randomUUID(), 'fp', FAR(), TTL)).claimed)
+    await own.destroy()
+    t.ok((await own.claim(randomUUID(), 'fp', FAR(), TTL)).claimed, 'a call after destroy() makes a new client')
+    await own.destroy()
+    await given.destroy()
+    t.ok(await dynamodb.client.send(new DescribeTableCommand({ TableName: given.table })), 'the given client still works')
+  })
+
   t.test(`${fixture.name}: an aborted signal stops a call`, async (t) => {
     await t.rejects(fixture.store.claim(randomUUID(), 'fp', FAR(), TTL, AbortSignal.abort()), { code: 'HALO_ERR_IDEMPOTENCY_STORE', statusCode: 503 })
   })

@@ -645,6 +645,18 @@ t.test('services sharing a store keep their records apart: the namespace, by def
   t.equal(runs, 3)
 })
 
+t.test('closing the app destroys the store, which ends only a client it made itself', async (t) => {
+  let destroyed = 0
+  const store = Object.assign(storeWith(new MemoryIdempotencyStore(), {}), { destroy: async () => { destroyed++ } })
+  const app = Fastify()
+  await app.register(idempotencyPlugin, { store })
+  await app.close()
+  t.equal(destroyed, 1)
+  const memoryOnly = Fastify()
+  await memoryOnly.register(idempotencyPlugin)
+  await memoryOnly.close()
+})
+
 t.test('options are checked at register and per route', async (t) => {
   const register = (options: unknown): PromiseLike<unknown> => Fastify().register(idempotencyPlugin, options as IdempotencyOptions).ready()
   const refusals: Array<[unknown, RegExp]> = [

@@ -205,6 +205,12 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
     return { bytes: body, encoding: 'identity' }
   }
 
+  /** Destroys the client the store made for itself (one it was given is the giver's to destroy). */
+  async destroy (): Promise<void> {
+    if (this.#options.client === undefined) this.#client?.destroy()
+    this.#client = undefined
+  }
+
   /** Runs one SDK call; any failure is thrown as HALO_ERR_IDEMPOTENCY_STORE, with the SDK's error as `cause`. */
   async #call<Output> (operation: Operation<Output>): Promise<Output> {
     try {

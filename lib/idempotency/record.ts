@@ -73,6 +73,8 @@ export interface IdempotencyStore {
   complete (id: string, owner: string, response: StoredResponse, ttlSeconds: number, signal?: AbortSignal): Promise<CompleteResult>
   /** Deletes the record if it is still the owner's; anyone else's record is left alone. */
   release (id: string, owner: string, signal?: AbortSignal): Promise<void>
+  /** Frees what the store holds (a client it made itself); the plugin calls it when the app closes. */
+  destroy? (): Promise<void>
 }
 
 /** What a request that did not win the claim gets. */
