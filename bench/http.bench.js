@@ -39,7 +39,7 @@ export const scenarios = [
 // round-by-round ratios then leaves out.
 const settings = {
   full: { warmUpSeconds: 3, rounds: 15, roundSeconds: 1 },
-  quick: { warmUpSeconds: 1, rounds: 5, roundSeconds: 0.6 },
+  quick: { warmUpSeconds: 0.5, rounds: 3, roundSeconds: 0.4 },
   smoke: { warmUpSeconds: 0.2, rounds: 1, roundSeconds: 0.2 }
 }
 

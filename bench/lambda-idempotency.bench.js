@@ -42,7 +42,7 @@ export const scenarios = [
 // included.
 const settings = {
   full: { warmUpMs: 4000, rounds: 16, roundMs: 400 },
-  quick: { warmUpMs: 1000, rounds: 5, roundMs: 200 },
+  quick: { warmUpMs: 500, rounds: 4, roundMs: 200 },
   smoke: { warmUpMs: 50, rounds: 1, roundMs: 100 }
 }
 

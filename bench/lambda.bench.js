@@ -25,7 +25,7 @@ export const scenarios = [
 // round-by-round ratios then leaves out.
 const settings = {
   full: { warmUpMs: 2000, rounds: 40, roundMs: 300 },
-  quick: { warmUpMs: 500, rounds: 10, roundMs: 200 },
+  quick: { warmUpMs: 500, rounds: 6, roundMs: 200 },
   smoke: { warmUpMs: 100, rounds: 1, roundMs: 200 }
 }
 
