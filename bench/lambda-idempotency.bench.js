@@ -8,7 +8,7 @@ import { DynamoDBIdempotencyStore } from 'fastify-halo'
 import { lambdaLoopScript } from './lambda.bench.js'
 import { startLocalDynamoDB } from './support/dynamodb-local.js'
 import { alternatingRounds, benchMode } from './support/rounds.js'
-import { median, pairedRatio } from './support/stats.js'
+import { loopRates, median, pairedRatio } from './support/stats.js'
 import { startWorker } from './support/worker.js'
 
 /** The baseline (the peer) first, then Halo. Both are given `{ endpoint, table }`. */
@@ -83,14 +83,14 @@ export async function run (options) {
       })
       samples.forEach((variantRounds, index) => checkReplays(scenario, variants[index].label, variantRounds))
       const title = `Lambda POST /orders on ${engine}, ${scenario.name}`
-      const perCpuSecond = samples.map((variantRounds) => variantRounds.map(({ invocations, cpuMs }) => invocations / (cpuMs / 1000)))
+      const rates = samples.map(loopRates)
+      const perCpuSecond = rates.map((rate) => rate.perCpuSecond)
       const callsPerInvocation = samples.map((variantRounds) => ({
         overall: sum(variantRounds.map((round) => round.dynamoDBCalls)) / sum(variantRounds.map((round) => round.invocations)),
         rounds: variantRounds.map(({ dynamoDBCalls, invocations }) => dynamoDBCalls / invocations)
       }))
-      const detail = (index) => `wall clock: ${Math.round(median(samples[index].map(({ invocations, elapsedMs }) => invocations / (elapsedMs / 1000))))} inv/s`
       results.push(
-        { name: `${title}: ${variants[PEER].label}`, value: median(perCpuSecond[PEER]), unit: 'inv/CPU-s', samples: perCpuSecond[PEER], detail: detail(PEER) },
+        { name: `${title}: ${variants[PEER].label}`, value: median(perCpuSecond[PEER]), unit: 'inv/CPU-s', samples: perCpuSecond[PEER], detail: rates[PEER].wallClock },
         {
           name: `${title}: ${variants[HALO].label}`,
           value: median(perCpuSecond[HALO]),
@@ -98,7 +98,7 @@ export async function run (options) {
           baseline: median(perCpuSecond[PEER]),
           ratio: pairedRatio(perCpuSecond[HALO], perCpuSecond[PEER]),
           samples: perCpuSecond[HALO],
-          detail: detail(HALO)
+          detail: rates[HALO].wallClock
         },
         { name: `${title}: DynamoDB calls, ${variants[PEER].label}`, value: callsPerInvocation[PEER].overall, unit: 'calls/inv', samples: callsPerInvocation[PEER].rounds },
         {

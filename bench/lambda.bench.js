@@ -4,7 +4,7 @@
 // leaves out the time spent waiting for a core (the wall-clock rate is in the raw figures).
 import { fileURLToPath } from 'node:url'
 import { alternatingRounds, benchMode } from './support/rounds.js'
-import { median, pairedRatio } from './support/stats.js'
+import { loopRates, median, pairedRatio } from './support/stats.js'
 import { startWorker } from './support/worker.js'
 
 export const lambdaLoopScript = fileURLToPath(new URL('./workers/lambda-loop.js', import.meta.url))
@@ -43,10 +43,10 @@ export async function run (options) {
         warmUp: ({ loop }) => loop.ask({ request, durationMs: warmUpMs }),
         measure: ({ loop }) => loop.ask({ request, durationMs: roundMs })
       })
-      const perCpuSecond = samples.map((variantRounds) => variantRounds.map(({ invocations, cpuMs }) => invocations / (cpuMs / 1000)))
-      const wallClock = (index) => `wall clock: ${Math.round(median(samples[index].map(({ invocations, elapsedMs }) => invocations / (elapsedMs / 1000))))} inv/s`
+      const rates = samples.map(loopRates)
+      const perCpuSecond = rates.map((rate) => rate.perCpuSecond)
       const [baseline] = perCpuSecond
-      results.push({ name: `Lambda ${name}: ${variants[0].label}`, value: median(baseline), unit: 'inv/CPU-s', samples: baseline, detail: wallClock(0) })
+      results.push({ name: `Lambda ${name}: ${variants[0].label}`, value: median(baseline), unit: 'inv/CPU-s', samples: baseline, detail: rates[0].wallClock })
       for (let index = 1; index < variants.length; index++) {
         const { label, target } = variants[index]
         results.push({
@@ -57,7 +57,7 @@ export async function run (options) {
           ratio: pairedRatio(perCpuSecond[index], baseline),
           target,
           samples: perCpuSecond[index],
-          detail: wallClock(index)
+          detail: rates[index].wallClock
         })
       }
       const halo = perCpuSecond[variants.findIndex((variant) => variant.name === 'halo')]

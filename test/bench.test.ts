@@ -31,6 +31,7 @@ interface Machine { cpu: string, cores: number, memoryGiB: number, os: string, n
 interface Stats {
   median (values: number[]): number
   pairedRatio (samples: number[], baselineSamples: number[]): number
+  loopRates (rounds: Array<{ invocations: number, cpuMs: number, elapsedMs: number }>): { perCpuSecond: number[], wallClock: string }
 }
 interface Rounds {
   alternatingRounds<V> (variants: V[], schedule: { rounds: number, warmUp (variant: V): Promise<unknown>, measure (variant: V): Promise<number> }): Promise<number[][]>
@@ -53,11 +54,16 @@ async function benchSupport<Module> (file: string): Promise<Module> {
   return await import(new URL(`../bench/support/${file}`, import.meta.url).href) as Module
 }
 
-t.test('median and paired ratios', async (t) => {
-  const { median, pairedRatio } = await benchSupport<Stats>('stats.js')
+t.test('median, paired ratios and a Lambda loop\'s rates', async (t) => {
+  const { median, pairedRatio, loopRates } = await benchSupport<Stats>('stats.js')
   t.equal(median([3, 1, 2]), 2)
   t.equal(median([4, 1, 3, 2]), 2.5)
   t.equal(pairedRatio([90, 50, 200], [100, 100, 100]), 0.9, 'the median of round-by-round ratios')
+  t.same(loopRates([
+    { invocations: 100, cpuMs: 50, elapsedMs: 100 },
+    { invocations: 300, cpuMs: 100, elapsedMs: 200 },
+    { invocations: 200, cpuMs: 200, elapsedMs: 400 }
+  ]), { perCpuSecond: [2000, 3000, 1000], wallClock: 'wall clock: 1000 inv/s' })
 })
 
 t.test('rounds alternate which variant goes first, after one warm-up each', async (t) => {

@@ -11,3 +11,15 @@ export function median (values) {
 export function pairedRatio (samples, baselineSamples) {
   return median(samples.map((sample, round) => sample / baselineSamples[round]))
 }
+
+/**
+ * The rates of a Lambda loop's rounds (workers/lambda-loop.js): invocations per CPU second of each round,
+ * the figure, and the median wall-clock rate, a note beside it.
+ */
+export function loopRates (rounds) {
+  const wallClock = median(rounds.map(({ invocations, elapsedMs }) => invocations / (elapsedMs / 1000)))
+  return {
+    perCpuSecond: rounds.map(({ invocations, cpuMs }) => invocations / (cpuMs / 1000)),
+    wallClock: `wall clock: ${Math.round(wallClock)} inv/s`
+  }
+}
