@@ -2,5 +2,5 @@ import neostandard from 'neostandard'
 
 export default neostandard({
   ts: true,
-  ignores: ['dist/**', 'coverage/**', '.tap/**', 'node_modules/**']
+  ignores: ['.ci/.node/**', 'dist/**', 'coverage/**', '.tap/**', 'node_modules/**']
 })
