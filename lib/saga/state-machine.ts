@@ -186,12 +186,17 @@ export async function runSagaTask (name: string, definition: SagaDefinition, inv
 /** The state that failed (the first forward state without a result), its error, and the compensations done. */
 function rollbackSummary (name: string, definition: SagaDefinition, data: SagaExecutionData, compensating: string): RollbackSummary {
   const graph = analyseDefinition(name, definition)
-  const failedState = graph.forward.find((state) => !Object.hasOwn(data, resultKey((definition.States[state] as SagaTaskState).ResultPath))) as string
-  const catcher = (definition.States[failedState] as SagaTaskState).Catch?.find(({ Next }) => graph.chains.get(Next)?.includes(compensating))
-  const error = caughtError(catcher?.ResultPath === undefined ? data.__halo__.error : data[resultKey(catcher.ResultPath)])
-  const chain = graph.chains.get(catcher?.Next as string) as readonly string[]
-  const compensated = chain.slice(0, chain.indexOf(compensating) + 1)
-  return { failedState, error, compensated }
+  const done = (state: string): boolean => Object.hasOwn(data, resultKey((definition.States[state] as SagaTaskState).ResultPath))
+  const failedState = graph.forward.find((state) => !done(state)) as string
+  // The chain entered is the one whose compensations before this one are all done.
+  const entered = (definition.States[failedState] as SagaTaskState).Catch?.find(({ Next }) => {
+    const chain = graph.chains.get(Next) as readonly string[]
+    const at = chain.indexOf(compensating)
+    return at >= 0 && chain.slice(0, at).every(done)
+  })
+  const error = caughtError(entered?.ResultPath === undefined ? data.__halo__.error : data[resultKey(entered.ResultPath)])
+  const chain = graph.chains.get(entered?.Next as string) as readonly string[]
+  return { failedState, error, compensated: chain.slice(0, chain.indexOf(compensating) + 1) }
 }
 
 /** What an execution came to, as Step Functions reports it (StartSyncExecution's answer). */
