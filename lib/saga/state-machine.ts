@@ -78,8 +78,9 @@ function aslRetrier ({ ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate }:
  * rollback came to, so that `sagaOutcome` can tell the caller.
  */
 export function toStateMachine (name: string, definition: SagaDefinition, options: StateMachineOptions): StateMachineDefinition {
-  if (typeof options?.functionArn !== 'string' || !options.functionArn.startsWith('arn:')) {
-    throw new HALO_ERR_OPTION(`saga "${name}" stateMachine: option "functionArn" must be a Lambda function ARN`)
+  // A `${Substitution}` of SAM's DefinitionSubstitutions is as good as the ARN it stands for.
+  if (typeof options?.functionArn !== 'string' || !/^(arn:|\$\{)/.test(options.functionArn)) {
+    throw new HALO_ERR_OPTION(`saga "${name}" stateMachine: option "functionArn" must be a Lambda function ARN (or a \${Substitution})`)
   }
   const graph = analyseDefinition(name, definition)
   const compensationRetry: SagaRetrier = { ErrorEquals: [ALL_ERRORS], IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 2, ...options.compensationRetry }

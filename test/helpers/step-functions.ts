@@ -113,11 +113,11 @@ export async function startStepFunctionsServer (t: Test, definitions: Record<str
       const startDate = Date.now() / 1000
       if (action === 'StartExecution') {
         running.add(ended)
-        void ended.finally(() => running.delete(ended))
+        ended.finally(() => running.delete(ended)).catch(() => {})
         answer(200, { executionArn: `arn:aws:states:us-east-1:123456789012:execution:saga:${executionName}`, startDate })
         return
       }
-      void ended.then(({ visited, ...end }) => answer(200, { ...end, stateMachineArn, name: executionName, startDate, stopDate: Date.now() / 1000 }))
+      ended.then(({ visited, ...end }) => answer(200, { ...end, stateMachineArn, name: executionName, startDate, stopDate: Date.now() / 1000 })).catch(() => {})
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
