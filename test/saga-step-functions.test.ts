@@ -181,3 +181,26 @@ t.test('the Step Functions engine is checked at register; start() needs it', asy
   const { app } = await sagaApp(t, travelDefinition(), {}, [])
   await t.rejects(app.saga.start('travel', { payloads: {} }), { code: 'HALO_ERR_OPTION', message: /engine\.stepFunctions/ })
 })
+
+t.test('an execution that fails other than by its Fail state is a SagaError; an error is named by the code a Catch names', async (t) => {
+  t.throws(() => sagaOutcome({ executionArn: 'arn:x', status: 'FAILED', error: 'PartnerDown', cause: 'gone' }), { name: 'SagaError', sagaId: 'arn:x', cause: { name: 'PartnerDown', message: 'gone' } })
+  t.throws(() => sagaOutcome({ status: 'TIMED_OUT' }), { name: 'SagaError', cause: { name: 'Error', message: 'execution TIMED_OUT' } })
+
+  const calls: PartnerCall[] = []
+  const definition = withTask(travelDefinition(), 'BookHotel', {
+    Catch: [{ ErrorEquals: ['HALO_ERR_TIMEOUT'], Next: 'CancelHotel' }, { ErrorEquals: ['States.ALL'], Next: 'CancelHotel', ResultPath: '$.error' }]
+  })
+  const { app } = await buildApp({ saga: {} })
+  t.teardown(() => app.close())
+  app.saga.load('travel', definition, {
+    ...travelApis(calls),
+    BookHotel: () => { throw Object.assign(new Error('slow'), { code: 'HALO_ERR_TIMEOUT' }) }
+  }, { compensationRetry })
+  const end = await runExecution(app.saga.stateMachine('travel', { functionArn: FUNCTION_ARN }), executionInput(seedPayloads(), {}, undefined), createLambdaHandler(app) as never)
+  t.throws(() => sagaOutcome(end), { name: 'SagaRollback', failedState: 'BookHotel', cause: { name: 'HALO_ERR_TIMEOUT', message: 'slow' } })
+
+  const handler = createLambdaHandler(app)
+  const context = { awsRequestId: 'r', functionName: 'f', functionVersion: '1', getRemainingTimeInMillis: () => 10_000 }
+  const looping = { __halo__: { saga: 'travel', state: 'BookFlight', executionId: 'e' }, __context__: { 'call-chain-length': '99' }, input: executionInput({}, {}, undefined) }
+  await t.rejects(handler(looping, context), { name: 'HALO_ERR_LOOP_DETECTED' }, 'refused before the step runs: named by the problem\'s code')
+})
