@@ -185,7 +185,9 @@ async function sagas (fastify: FastifyInstance, options: SagaOptions): Promise<v
       const task = Object.hasOwn(saga.definition.States, state) ? saga.definition.States[state] : undefined
       const api = (loadedWith.get(name) as { apis: SagaApis }).apis
       if (task?.Type !== 'Task' || !Object.hasOwn(api, state)) throw unknownTask(`saga task: saga "${name}" has no Task state "${state}" with an API`)
-      request.log.info({ event: 'task-started', attempt: (retryCount ?? 0) + 1 }, `saga ${name} task ${state}`)
+      // A payload written by hand (a console test of the function) may leave out the retry count.
+      const attempt = (retryCount ?? 0) + 1
+      request.log.info({ event: 'task-started', attempt }, `saga ${name} task ${state}`)
       return await runSagaTask(name, saga.definition, invocation, {
         task,
         compensation: !saga.forward.includes(state),
@@ -193,7 +195,7 @@ async function sagas (fastify: FastifyInstance, options: SagaOptions): Promise<v
           saga: name,
           sagaId: executionId,
           state,
-          attempt: (retryCount ?? 0) + 1,
+          attempt,
           results,
           signal: request.deadline?.signal ?? neverAborted,
           idempotencyKey: taskIdempotencyKey(executionId, state),

@@ -204,3 +204,79 @@ t.test('an execution that fails other than by its Fail state is a SagaError; an 
   const looping = { __halo__: { saga: 'travel', state: 'BookFlight', executionId: 'e' }, __context__: { 'call-chain-length': '99' }, input: executionInput({}, {}, undefined) }
   await t.rejects(handler(looping, context), { name: 'HALO_ERR_LOOP_DETECTED' }, 'refused before the step runs: named by the problem\'s code')
 })
+
+t.test('exported Retry spells out the defaults both engines share; a Fail keeps its Error; a compensation without Catch is still retried', async (t) => {
+  const definition = travelDefinition()
+  for (const state of ['CancelHotel', 'CancelFlight', 'CancelRental']) delete (definition.States[state] as { Catch?: unknown }).Catch
+  const { app } = await buildApp()
+  t.teardown(() => app.close())
+  app.saga.load('travel', withTask(withTask(definition, 'BookFlight', { Retry: [{ ErrorEquals: ['PartnerBusy'] }] }), 'Fail', { Error: 'TripCancelled' } as never), {})
+  const machine = app.saga.stateMachine('travel', { functionArn: FUNCTION_ARN })
+  t.same((machine.States.BookFlight.Retry as unknown[])[1], { ErrorEquals: ['PartnerBusy'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2 },
+    'ASL\'s defaults are the in-process ones, written out')
+  t.equal(machine.States.Fail.Error, 'TripCancelled')
+  t.same((machine.States.CancelHotel.Retry as unknown[]).slice(1), [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 2 }])
+  t.notOk('Catch' in machine.States.CancelHotel)
+})
+
+t.test('on Step Functions: a compensation without Catch that fails once under a code, then answers nothing, is retried and counted done', async (t) => {
+  const definition = travelDefinition()
+  delete (definition.States.CancelHotel as { Catch?: unknown }).Catch
+  const calls: PartnerCall[] = []
+  const { app } = await buildApp()
+  t.teardown(() => app.close())
+  let cancelled = 0
+  app.saga.load('travel', definition, {
+    ...travelApis(calls, partner({ BookFlight: { name: 'PartnerRefused' } })),
+    CancelHotel: async () => {
+      if (++cancelled === 1) throw Object.assign(new Error('busy'), { code: 'PARTNER_BUSY' })
+      return undefined
+    }
+  }, { compensationRetry })
+  const end = await runExecution(app.saga.stateMachine('travel', { functionArn: FUNCTION_ARN }), executionInput(seedPayloads(), {}, undefined), createLambdaHandler(app) as never)
+  t.equal(cancelled, 2)
+  t.throws(() => sagaOutcome(end), { name: 'SagaRollback', failedState: 'BookFlight', compensated: ['CancelFlight', 'CancelHotel'] },
+    'an API answering nothing has still run: its result is null, so the rollback counts it')
+})
+
+t.test('a task invocation written by hand: no retry count, no __context__, no timeout plugin', async (t) => {
+  const seen: SagaStepContext[] = []
+  const { app } = await buildApp({ timeout: false })
+  t.teardown(() => app.close())
+  app.saga.load('travel', travelDefinition(), { ...travelApis([], (ctx) => { seen.push(ctx) }) })
+  app.saga.load('bare', travelDefinition())
+  const handler = createLambdaHandler(app)
+  const context = { awsRequestId: 'r', functionName: 'f', functionVersion: '1', getRemainingTimeInMillis: () => 10_000 }
+  const input = executionInput({ BookHotel: { hotel: 'H' } }, {}, undefined)
+  const answer = await handler({ __halo__: { saga: 'travel', state: 'BookHotel', executionId: 'e' }, input } as never, context) as unknown as Record<string, unknown>
+  t.match(answer, { BookHotelResult: { confirmation: 'BookHotel:e' } })
+  t.equal(seen[0].attempt, 1, 'the first attempt')
+  t.equal(seen[0].signal.aborted, false, 'a signal that never aborts without a deadline')
+  await handler({ __halo__: { saga: 'travel', state: 'BookHotel', executionId: 'e', retryCount: 2 }, input } as never, context)
+  t.equal(seen[1].attempt, 3, 'Step Functions\' retries count as attempts')
+  await t.rejects(handler({ __halo__: { saga: 'bare', state: 'BookHotel', executionId: 'e' }, input } as never, context),
+    { name: 'HALO_ERR_SAGA_TASK', message: /"bare" has no Task state "BookHotel" with an API/ }, 'a saga loaded without its APIs')
+
+  const empty = await buildApp()
+  t.teardown(() => empty.app.close())
+  await t.rejects(createLambdaHandler(empty.app)({ __halo__: { saga: 'travel', state: 'BookHotel', executionId: 'e' }, input } as never, context),
+    { name: 'HALO_ERR_SAGA_TASK', message: /loaded: none/ })
+})
+
+t.test('the compensation after a caught Lambda service error keeps its plain-text Cause as the message', async (t) => {
+  const { app } = await sagaApp(t, travelDefinition(), {}, [])
+  const handler = createLambdaHandler(app)
+  const context = { awsRequestId: 'r', functionName: 'f', functionVersion: '1', getRemainingTimeInMillis: () => 10_000 }
+  for (const cause of ['Rate Exceeded. (Service: Lambda, Status Code: 429)', '{"errorType":"Lambda.Unknown"}']) {
+    const input = { ...executionInput(seedPayloads(), {}, undefined), error: { Error: 'Lambda.ServiceException', Cause: cause } }
+    const answer = await handler({ __halo__: { saga: 'travel', state: 'CancelHotel', executionId: 'e' }, __context__: {}, input } as never, context) as unknown as { __halo__: { rollback: string } }
+    t.same(JSON.parse(answer.__halo__.rollback), { failedState: 'BookHotel', error: { name: 'Lambda.ServiceException', message: cause }, compensated: ['CancelHotel'] })
+  }
+})
+
+t.test('a state machine ARN that the engine option does not give is refused, naming the saga', async (t) => {
+  for (const arn of ['', undefined]) {
+    const { app } = await sagaApp(t, travelDefinition(), {}, [], undefined, { engine: { stepFunctions: { client: { startExecution: async () => ({}), startSyncExecution: async () => ({}) }, stateMachineArn: () => arn } } })
+    await t.rejects(app.saga.run('travel', { payloads: seedPayloads() }), { code: 'HALO_ERR_OPTION', message: /stateMachineArn\("travel"\) returned no ARN/ })
+  }
+})

@@ -34,11 +34,8 @@ export interface StateMachineOptions {
 /** An Amazon States Language definition, as `JSON.stringify` writes it for Step Functions. */
 export type StateMachineDefinition = Record<string, unknown> & { StartAt: string, States: Record<string, Record<string, unknown>> }
 
-interface RollbackSummary {
-  failedState?: string
-  error?: { name: string, message: string }
-  compensated: string[]
-}
+/** What the Fail state's cause says: nothing compensated yet, or the failed state, its error and the compensations done. */
+type RollbackSummary = { compensated: [] } | { failedState: string, error: { name: string, message: string }, compensated: string[] }
 
 const EMPTY_ROLLBACK = JSON.stringify({ compensated: [] } satisfies RollbackSummary)
 
@@ -136,16 +133,13 @@ export function taskIdempotencyKey (executionId: string, state: string): string 
   return createHash('sha256').update(`${executionId}\n${state}`).digest('base64url')
 }
 
-/** A caught error as the saga data holds it; Lambda's Cause is its error answer as JSON, whose message is the cause. */
-function caughtError (value: unknown): { name: string, message: string } | undefined {
-  const { Error: name, Cause: cause } = (value ?? {}) as { Error?: unknown, Cause?: unknown }
-  if (typeof name !== 'string') return undefined
-  let message = typeof cause === 'string' ? cause : ''
+/** A caught error as ASL's Catch writes it. Lambda's Cause is its error answer as JSON, whose message is the cause; a service's Cause is plain text. */
+function caughtError ({ Error: name, Cause: cause }: { Error: string, Cause: string }): { name: string, message: string } {
   try {
-    const answer: unknown = JSON.parse(message)
-    if (typeof (answer as { errorMessage?: unknown }).errorMessage === 'string') message = (answer as { errorMessage: string }).errorMessage
+    const { errorMessage } = JSON.parse(cause) as { errorMessage?: unknown }
+    if (typeof errorMessage === 'string') return { name, message: errorMessage }
   } catch {}
-  return { name, message }
+  return { name, message: cause }
 }
 
 /** Which of an error's name and code the state's Retry and Catch name: Step Functions matches one name only. */
@@ -195,7 +189,8 @@ function rollbackSummary (name: string, definition: SagaDefinition, data: SagaEx
     const at = chain.indexOf(compensating)
     return at >= 0 && chain.slice(0, at).every(done)
   })
-  const error = caughtError(entered?.ResultPath === undefined ? data.__halo__.error : data[resultKey(entered.ResultPath)])
+  const caught = entered?.ResultPath === undefined ? data.__halo__.error : data[resultKey(entered.ResultPath)]
+  const error = caughtError(caught as { Error: string, Cause: string })
   const chain = graph.chains.get(entered?.Next as string) as readonly string[]
   return { failedState, error, compensated: chain.slice(0, chain.indexOf(compensating) + 1) }
 }
@@ -215,15 +210,18 @@ export interface SagaExecutionEnd {
  */
 export function sagaOutcome (end: SagaExecutionEnd): { sagaId: string, results: Record<string, unknown> } {
   const sagaId = end.executionArn ?? ''
-  if (end.status === 'SUCCEEDED') return { sagaId, results: resultsOf(JSON.parse(end.output ?? '{}')) }
-  const cause = Object.assign(new Error(end.cause ?? `execution ${end.status ?? 'ended'}`), { name: end.error ?? 'Error' })
-  let summary: RollbackSummary | undefined
+  // Step Functions sets the output of every execution that succeeds, and the status of every one that ended.
+  if (end.status === 'SUCCEEDED') return { sagaId, results: resultsOf(JSON.parse(end.output as string)) }
+  const cause = Object.assign(new Error(end.cause ?? `execution ${String(end.status)}`), { name: end.error ?? 'Error' })
+  // A cause that is no rollback summary (a Task's uncaught error, a timeout) may be any text.
+  let summary: Partial<Extract<RollbackSummary, { failedState: string }>> = {}
   try {
-    summary = JSON.parse(end.cause ?? '')
+    summary = Object(JSON.parse(end.cause ?? ''))
   } catch {}
-  if (summary?.failedState !== undefined && Array.isArray(summary.compensated)) {
-    const failure = Object.assign(new Error(summary.error?.message), { name: summary.error?.name ?? 'Error' })
-    throw new SagaRollback(sagaId, summary.failedState, failure, summary.compensated)
+  if (typeof summary.failedState === 'string') {
+    const { error, compensated } = summary as Extract<RollbackSummary, { failedState: string }>
+    const failure = Object.assign(new Error(error.message), { name: error.name })
+    throw new SagaRollback(sagaId, summary.failedState, failure, compensated)
   }
   throw new SagaError(sagaId, 'unknown', cause, {}, [])
 }
