@@ -66,6 +66,13 @@ export const HALO_ERR_SAGA_CONFLICT = createError<'HALO_ERR_SAGA_CONFLICT', 409,
 export const HALO_ERR_OPTION = createError<'HALO_ERR_OPTION', 500, [string]>(
   'HALO_ERR_OPTION', '%s', 500)
 
+/**
+ * A Step Functions task invocation names a saga or state this app does not serve, or its answer could not
+ * be made (500). Argument: what is wrong.
+ */
+export const HALO_ERR_SAGA_TASK = createError<'HALO_ERR_SAGA_TASK', 500, [string]>(
+  'HALO_ERR_SAGA_TASK', '%s', 500)
+
 /** A saga failed and every compensation succeeded: the transaction was rolled back (500). */
 export class SagaRollback extends Error {
   readonly code = 'HALO_ERR_SAGA_ROLLBACK'
@@ -132,6 +139,7 @@ export const errorCodes = {
   HALO_ERR_PARAM_UNAVAILABLE,
   HALO_ERR_SAGA_DEFINITION,
   HALO_ERR_SAGA_CONFLICT,
+  HALO_ERR_SAGA_TASK,
   HALO_ERR_OPTION
 }
 

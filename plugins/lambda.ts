@@ -1,6 +1,8 @@
 import awsLambdaFastify, { type LambdaFastifyOptions, type LambdaResponse } from '@fastify/aws-lambda'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { createInvocation, lambdaInvocationStorage, type LambdaContextLike } from '../lib/lambda.js'
+import { serveSagaTask } from './saga-task.js'
+import { isSagaTaskInvocation } from '../lib/saga/task-invocation.js'
 import { validateOptions, isBoolean, isFunction, isNonEmptyString } from '../lib/options.js'
 
 /** Options of `@fastify/aws-lambda`, less those Halo decides (the event loop is never waited for, answers are buffered). */
@@ -55,6 +57,9 @@ export function createLambdaHandler (app: FastifyInstance, options: LambdaHandle
     context.callbackWaitsForEmptyEventLoop = false
     const invocation = createInvocation(event, context, coldStart)
     coldStart = false
+    // A Step Functions task gets the saga's data back rather than an HTTP answer; the handler's type stays
+    // the HTTP one, which is what callers who invoke it with HTTP events read.
+    if (isSagaTaskInvocation(event)) return lambdaInvocationStorage.run(invocation, serveSagaTask, app, event) as Promise<LambdaResponse>
     return lambdaInvocationStorage.run(invocation, proxy, event, context)
   }
 

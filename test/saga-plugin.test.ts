@@ -163,7 +163,7 @@ t.test('wrong options fail register, naming the option', async (t) => {
     [{ log: { get () {} } }, /option "log" .* got an object/],
     [{ olderThanMs: -1 }, /option "olderThanMs" must be an integer from 0/],
     [{ olderThanMs: '60000' }, /option "olderThanMs"/],
-    [{ logs: 'memory' }, /unknown option "logs" \(known: log, olderThanMs\)/]
+    [{ logs: 'memory' }, /unknown option "logs" \(known: log, olderThanMs, engine\)/]
   ]
   for (const [options, message] of wrong) {
     const app = Fastify()

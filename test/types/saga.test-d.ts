@@ -44,3 +44,14 @@ await app.saga.recover({ olderThanMs: '0' })
 await app.saga.recover({ owner: 'me' })
 
 export { sagas, log, saga, results, summary, again }
+
+// Step Functions: the engine option, start() and stateMachine().
+await app.register(sagaPlugin, {
+  engine: { stepFunctions: { client: { startExecution: async () => ({ executionArn: 'arn' }), startSyncExecution: async () => ({ status: 'SUCCEEDED' }) }, stateMachineArn: (name: string) => `arn:${name}` } }
+})
+// @ts-expect-error the state machine ARN is a function of the saga's name
+await app.register(sagaPlugin, { engine: { stepFunctions: { client: {}, stateMachineArn: 'arn' } } })
+export const executionArn: Promise<string> = app.saga.start('travel', { payloads: {} })
+export const machine: { StartAt: string } = app.saga.stateMachine('travel', { functionArn: 'arn:aws:lambda:us-east-1:1:function:f' })
+// @ts-expect-error functionArn is required
+app.saga.stateMachine('travel', {})
