@@ -1,5 +1,5 @@
-// `npm run bench [-- options]`: builds dist/ if needed, runs every bench/*.bench.js, prints one table and
-// writes bench/RESULTS.md.
+// `npm run bench [-- options]`: builds dist/ if needed, runs every bench/*.bench.js on the Node it is started
+// with, prints one table and writes that Node major's section of bench/RESULTS.md.
 //   --quick         shorter rounds and fewer processes (under a minute)
 //   --only <name>   only bench/<name>.bench.js (RESULTS.md is left as it is)
 //   --json          print the results as JSON instead of the table
@@ -11,7 +11,7 @@
 //                   requests; with --only http or --only lambda, those scenarios only. Dumps in bench/.callgrind/
 // A benchmark is one file: `export async function run({ quick, smoke })` resolving to
 // `[{ name, value, unit, baseline?, ratio?, target?: { atLeast } | { atMost }, samples?, detail? }]`.
-import { readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { ensureBuilt } from './support/build.js'
 import { runCallgrind } from './support/callgrind.js'
@@ -78,7 +78,8 @@ if (flags.profile) {
   else console.log(textTable(results))
   if (!flags.smoke && flags.only === undefined) {
     const command = ['npm run bench', ...(flags.quick ? ['-- --quick'] : [])].join(' ')
-    writeFileSync(resultsFile, resultsMarkdown({ results, command, startedAt, durationSeconds, machineBefore, machineAfter: machine() }))
-    progress(`written to bench/RESULTS.md in ${Math.round(durationSeconds)} s`)
+    const previous = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : ''
+    writeFileSync(resultsFile, resultsMarkdown({ results, command, startedAt, durationSeconds, machineBefore, machineAfter: machine(), previous }))
+    progress(`written to the Node ${process.versions.node.split('.')[0]} section of bench/RESULTS.md in ${Math.round(durationSeconds)} s`)
   }
 }
