@@ -44,6 +44,38 @@ export function summaryInstructions (text) {
   return Number(match[1])
 }
 
+// V8's garbage collector and its compilers, by their C++ names: what a short count catches by chance (a
+// major collection, a function tiering up) rather than what each request does.
+const collectorOrCompiler = /Scaveng|Marking|Sweep|Heap|heap::|GCTracer|Evacuat|IterateObjectCache|RootVisit|BodyDescriptor|SizeFromMap|Worklist|MemoryAllocator|ActiveSystemPages|compiler::|maglev::|turboshaft|Compil|Pipeline|interpreter::|Parser|Scanner|Zone/
+
+/**
+ * The instructions of a callgrind output file spent in functions other than the collector's and the
+ * compilers' (self cost, summed per function; the cost lines after `calls=` are inclusive, not added).
+ */
+export function requestInstructions (text) {
+  const names = new Map()
+  let current = ''
+  let callCost = false
+  let total = 0
+  for (const line of text.split('\n')) {
+    const first = line.charCodeAt(0)
+    if ((first >= 0x30 && first <= 0x39) || line[0] === '+' || line[0] === '-' || line[0] === '*') {
+      if (callCost) callCost = false
+      else if (!collectorOrCompiler.test(current)) total += Number(line.split(' ')[1] ?? 0)
+    } else if (line.startsWith('calls=')) {
+      callCost = true
+    } else if (line.startsWith('fn=')) {
+      const [, id, name] = /^fn=\((\d+)\)(?: (.*))?/.exec(line)
+      if (name !== undefined) names.set(id, name)
+      current = names.get(id) ?? ''
+    } else if (line.startsWith('cfn=')) {
+      const [, id, name] = /^cfn=\((\d+)\)(?: (.*))?/.exec(line)
+      if (name !== undefined) names.set(id, name)
+    }
+  }
+  return total
+}
+
 function callgrindControl (pid, command) {
   execFileSync('callgrind_control', [command, String(pid)], { stdio: 'ignore' })
 }
@@ -66,7 +98,8 @@ async function counted (worker, name, file, work) {
   const dump = join(callgrindDirectory, `${name}.out.${worker.dumps}`)
   const target = join(callgrindDirectory, `${file}.out`)
   renameSync(dump, target)
-  return summaryInstructions(readFileSync(target, 'utf8'))
+  const text = readFileSync(target, 'utf8')
+  return { all: summaryInstructions(text), own: requestInstructions(text) }
 }
 
 async function send (port, { method, path, headers, body }, status, count) {
@@ -88,7 +121,7 @@ export async function countHttpVariant (variant, { warmUp, requests }) {
       await send(server.ready.port, scenario.request, scenario.status, warmUp)
       const instructions = await counted(server, name, `${name}-${fileName(scenario.name)}`,
         () => send(server.ready.port, scenario.request, scenario.status, requests))
-      counts.set(scenario.name, instructions / requests)
+      counts.set(scenario.name, { all: instructions.all / requests, own: instructions.own / requests })
     }
     return counts
   } finally {
@@ -105,7 +138,7 @@ export async function countLambdaVariant (variant, { warmUp, requests }) {
       await loop.ask({ request: scenario.request, status: scenario.status, invocations: warmUp })
       const instructions = await counted(loop, name, `${name}-${fileName(scenario.name)}`,
         () => loop.ask({ request: scenario.request, status: scenario.status, invocations: requests }))
-      counts.set(scenario.name, instructions / requests)
+      counts.set(scenario.name, { all: instructions.all / requests, own: instructions.own / requests })
     }
     return counts
   } finally {
@@ -132,20 +165,28 @@ export async function runCallgrind ({ mode, only }) {
   }
   const counts = new Map(await Promise.all([...jobs].map(async ([key, job]) => [key, await job])))
   const results = []
+  const figures = [
+    { figure: 'all', title: '' },
+    { figure: 'own', title: ', without GC and JIT compilation' }
+  ]
   for (const { name, kind, variants: [baseline, ...compared] } of chosen) {
-    const baselineInstructions = counts.get(`${kind}-${baseline}`).get(name)
-    const { label: baselineLabel, lambdaLabel: baselineLambdaLabel } = await import(`../variants/${baseline}.js`)
-    results.push({ name: `${name}: ${kind === 'http' ? baselineLabel : baselineLambdaLabel}`, value: baselineInstructions, unit: 'instr/req' })
-    for (const variant of compared) {
+    const labelOf = async (variant) => {
       const { label, lambdaLabel } = await import(`../variants/${variant}.js`)
-      const instructions = counts.get(`${kind}-${variant}`).get(name)
-      results.push({
-        name: `${name}: ${kind === 'http' ? label : lambdaLabel}`,
-        value: instructions,
-        unit: 'instr/req',
-        baseline: baselineInstructions,
-        ratio: baselineInstructions / instructions
-      })
+      return kind === 'http' ? label : lambdaLabel
+    }
+    for (const { figure, title } of figures) {
+      const baselineInstructions = counts.get(`${kind}-${baseline}`).get(name)[figure]
+      results.push({ name: `${name}${title}: ${await labelOf(baseline)}`, value: baselineInstructions, unit: 'instr/req' })
+      for (const variant of compared) {
+        const instructions = counts.get(`${kind}-${variant}`).get(name)[figure]
+        results.push({
+          name: `${name}${title}: ${await labelOf(variant)}`,
+          value: instructions,
+          unit: 'instr/req',
+          baseline: baselineInstructions,
+          ratio: baselineInstructions / instructions
+        })
+      }
     }
   }
   return results
