@@ -1,17 +1,22 @@
-// `npm run bench [-- options]`: builds dist/ if needed, runs every bench/*.bench.js, prints one table and
-// writes bench/RESULTS.md.
+// `npm run bench [-- options]`: builds dist/ if needed, runs every bench/*.bench.js on the Node it is started
+// with, prints one table and writes that Node major's section of bench/RESULTS.md.
 //   --quick         shorter rounds and fewer processes (under a minute)
 //   --only <name>   only bench/<name>.bench.js (RESULTS.md is left as it is)
 //   --json          print the results as JSON instead of the table
 //   --smoke         tiny settings, for the smoke test: checks that every benchmark runs, measures nothing
 //   --profile       write CPU profiles of the Halo HTTP server and Lambda loop to bench/.cpuprofile/ and
 //                   print their busiest functions, instead of the benchmarks
+//   --callgrind     instructions per request of each variant under valgrind's callgrind (needs valgrind),
+//                   instead of the benchmarks; steady where wall-clock figures are not. With --quick, fewer
+//                   requests; with --only http or --only lambda, those scenarios only. Dumps in bench/.callgrind/
 // A benchmark is one file: `export async function run({ quick, smoke })` resolving to
 // `[{ name, value, unit, baseline?, ratio?, target?: { atLeast } | { atMost }, samples?, detail? }]`.
-import { readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { ensureBuilt } from './support/build.js'
+import { runCallgrind } from './support/callgrind.js'
 import { runProfiles } from './support/profile.js'
+import { benchMode } from './support/rounds.js'
 import { machine, meetsTarget, resultsMarkdown, textTable } from './support/report.js'
 
 const { values: flags } = parseArgs({
@@ -20,6 +25,7 @@ const { values: flags } = parseArgs({
     smoke: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    callgrind: { type: 'boolean', default: false },
     only: { type: 'string' }
   }
 })
@@ -62,6 +68,9 @@ const machineBefore = machine()
 ensureBuilt(progress)
 if (flags.profile) {
   await runProfiles({ seconds: flags.smoke ? 0.5 : flags.quick ? 3 : 10 })
+} else if (flags.callgrind) {
+  const results = await runCallgrind({ mode: benchMode(flags), only: flags.only })
+  console.log(flags.json ? JSON.stringify({ machine: machineBefore, results }, null, 2) : textTable(results))
 } else {
   const results = await runBenchmarks()
   const durationSeconds = (Date.now() - startedAt.getTime()) / 1000
@@ -69,7 +78,8 @@ if (flags.profile) {
   else console.log(textTable(results))
   if (!flags.smoke && flags.only === undefined) {
     const command = ['npm run bench', ...(flags.quick ? ['-- --quick'] : [])].join(' ')
-    writeFileSync(resultsFile, resultsMarkdown({ results, command, startedAt, durationSeconds, machineBefore, machineAfter: machine() }))
-    progress(`written to bench/RESULTS.md in ${Math.round(durationSeconds)} s`)
+    const previous = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : ''
+    writeFileSync(resultsFile, resultsMarkdown({ results, command, startedAt, durationSeconds, machineBefore, machineAfter: machine(), previous }))
+    progress(`written to the Node ${process.versions.node.split('.')[0]} section of bench/RESULTS.md in ${Math.round(durationSeconds)} s`)
   }
 }

@@ -27,13 +27,25 @@ export function redactSecrets (line: string): string {
 
 let isoMillisecond = -1
 let isoField = ''
+let isoSecond = Number.NaN
+let isoSecondPrefix = ''
 
-/** pino's ISO time, formatted once per millisecond: a busy service writes many lines in the same one. */
+/**
+ * pino's ISO time. `toISOString` formats through printf (about 15 000 instructions), so it runs once per
+ * second, for the `,"time":"YYYY-MM-DDTHH:MM:SS.` prefix; each millisecond only appends its three digits,
+ * and lines written in the same millisecond share the field.
+ */
 export function isoTime (): string {
   const now = Date.now()
   if (now !== isoMillisecond) {
     isoMillisecond = now
-    isoField = `,"time":"${new Date(now).toISOString()}"`
+    const millisecond = now % 1000
+    const second = now - millisecond
+    if (second !== isoSecond) {
+      isoSecond = second
+      isoSecondPrefix = `,"time":"${new Date(second).toISOString().slice(0, 20)}`
+    }
+    isoField = `${isoSecondPrefix}${millisecond < 10 ? '00' : millisecond < 100 ? '0' : ''}${millisecond}Z"`
   }
   return isoField
 }

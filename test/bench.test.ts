@@ -41,7 +41,7 @@ interface Report {
   meetsTarget (result: BenchResult): boolean | undefined
   textTable (results: BenchResult[]): string
   machine (): Machine
-  resultsMarkdown (run: { results: BenchResult[], command: string, startedAt: Date, durationSeconds: number, machineBefore: Machine, machineAfter: Machine }): string
+  resultsMarkdown (run: { results: BenchResult[], command: string, startedAt: Date, durationSeconds: number, machineBefore: Machine, machineAfter: Machine, previous?: string }): string
 }
 interface CpuProfileReader {
   functionOf (callFrame: CallFrame): string
@@ -111,6 +111,17 @@ t.test('the table and RESULTS.md judge each result against its target', async (t
   t.match(page, '| halo | 11,000 | req/s | 12,346 | 0.891 | ≥ 0.90 | FAIL |')
   t.match(page, '- bare: 12,000, 12,346 req/s\n- halo: 11,000 req/s\n- sdk (none)\n')
   t.notMatch(page, '- cold')
+
+  const major = process.versions.node.split('.')[0]
+  t.match(page, `## Node ${major}\n`)
+  const otherNode = { ...now, node: 'v99.1.0' }
+  const both = resultsMarkdown({ results: results.slice(0, 1), command: 'npm run bench', startedAt: new Date(1000), durationSeconds: 5, machineBefore: otherNode, machineAfter: otherNode, previous: page })
+  t.ok(both.indexOf('## Node 99\n') < both.indexOf(`## Node ${major}\n`), 'one section per Node major, the newest first')
+  t.match(both, '| halo | 11,000 | req/s | 12,346 | 0.891 | ≥ 0.90 | FAIL |', 'the other major\'s section is kept')
+  const rerun = resultsMarkdown({ results: results.slice(0, 1), command: 'npm run bench', startedAt: new Date(2000), durationSeconds: 5, machineBefore: otherNode, machineAfter: otherNode, previous: both })
+  t.equal(rerun.split('## Node 99\n').length, 2, 'a rerun rewrites its own section')
+  t.match(rerun, 'Date: 1970-01-01T00:00:02.000Z')
+  t.notMatch(rerun, 'Date: 1970-01-01T00:00:01.000Z')
 })
 
 t.test('CPU profiles are read as self time per function and per origin, idle time left out', async (t) => {

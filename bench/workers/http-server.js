@@ -7,8 +7,14 @@ runWorker(async ([variantName]) => {
   await app.listen({ host: '127.0.0.1', port: 0 })
   return {
     ready: { port: app.server.address().port },
-    /** The server's CPU time so far, so that the parent can charge it to the requests of a round. */
-    handle: () => ({ cpuMs: cpuMilliseconds() }),
+    /**
+     * The server's CPU time so far, so that the parent can charge it to the requests of a round; first a full
+     * garbage collection when asked (under --expose-gc), so that a count of instructions starts from a clean heap.
+     */
+    handle: ({ collectGarbage = false }) => {
+      if (collectGarbage) globalThis.gc()
+      return { cpuMs: cpuMilliseconds() }
+    },
     close: () => app.close()
   }
 })

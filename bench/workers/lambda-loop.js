@@ -30,18 +30,23 @@ runWorker(async ([variantName, options = '{}']) => {
   return {
     ready: {},
     /**
-     * Invokes the handler for `durationMs`, each invocation expecting answer `status` (default 200) and, when
+     * Invokes the handler for `durationMs`, or `invocations` times, each invocation expecting answer `status` (default 200) and, when
      * `freshKeyHeader` is given, with a new key in that header. Says how many invocations completed, in how
-     * much wall and CPU time, how many were idempotent replays, and how many DynamoDB calls they made.
+     * much wall and CPU time, how many were idempotent replays, and how many DynamoDB calls they made. With
+     * `collectGarbage` (under --expose-gc), only runs a full garbage collection.
      */
-    async handle ({ request, durationMs, status = 200, freshKeyHeader }) {
+    async handle ({ collectGarbage = false, request, durationMs, invocations: count, status = 200, freshKeyHeader }) {
+      if (collectGarbage) {
+        globalThis.gc()
+        return {}
+      }
       const started = performance.now()
       const cpuBefore = cpuMilliseconds()
       const callsBefore = dynamoDBCalls()
       const end = started + durationMs
       let invocations = 0
       let replayed = 0
-      while (performance.now() < end) {
+      while (count === undefined ? performance.now() < end : invocations < count) {
         if (await invoke(handler, freshKeyHeader === undefined ? request : withFreshKey(request, freshKeyHeader), status)) replayed++
         invocations++
       }

@@ -1,0 +1,193 @@
+// `--callgrind`: instructions per request, which machine load does not move. Each variant runs under
+// `valgrind --tool=callgrind` in a process of its own (an HTTP server the parent sends requests to over one
+// keep-alive connection, or a Lambda loop); after a warm-up (JIT tiering counts invocations, not time, so
+// it is as far along as outside valgrind), its counters are zeroed, N requests are served, and the counters
+// dumped: the dump holds exactly those N requests (for the HTTP server, the server side only). A full garbage
+// collection just before zeroing keeps a major collection, whose cost depends on the heap rather than on the
+// requests, out of the count (scavenges, which the requests' garbage causes, stay in). Dumps stay in
+// bench/.callgrind/ for `callgrind_annotate` (native code only: V8's JIT code shows as addresses).
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { httpServerScript } from '../http.bench.js'
+import { lambdaLoopScript } from '../lambda.bench.js'
+import { startWorker } from './worker.js'
+
+const callgrindDirectory = fileURLToPath(new URL('../.callgrind/', import.meta.url))
+
+const getJson = { method: 'GET', path: '/json' }
+const postOrder = { method: 'POST', path: '/orders', headers: { 'content-type': 'application/json' }, body: '{"sku":"HOTEL-1","quantity":1}' }
+const replayedOrder = { ...postOrder, headers: { ...postOrder.headers, 'idempotency-key': 'bench-order-1' } }
+
+/**
+ * What is counted: per scenario, a baseline variant and the variants compared with it. HTTP variants serve
+ * every HTTP scenario in one server process; Lambda variants each run a loop of their own.
+ */
+export const scenarios = [
+  { name: 'HTTP GET /json', kind: 'http', request: getJson, variants: ['bare', 'halo'], status: 200 },
+  // Halo replays the first answer from its memory store; bare Fastify runs the (trivial) handler each time.
+  { name: 'HTTP POST /orders, one idempotency key (replay)', kind: 'http', request: replayedOrder, variants: ['bare', 'halo'], status: 201 },
+  { name: 'Lambda GET /json', kind: 'lambda', request: getJson, variants: ['bare', 'halo', 'middy'], status: 200 }
+]
+
+const settings = {
+  full: { warmUp: 3000, requests: 1000 },
+  quick: { warmUp: 1000, requests: 300 },
+  smoke: { warmUp: 20, requests: 20 }
+}
+
+/** The instruction count of a callgrind output file (its `summary:` line). */
+export function summaryInstructions (text) {
+  const match = /^summary: (\d+)/m.exec(text)
+  if (match === null) throw new Error('no summary line in the callgrind output')
+  return Number(match[1])
+}
+
+// V8's garbage collector and its compilers, by their C++ names: what a short count catches by chance (a
+// major collection, a function tiering up) rather than what each request does.
+const collectorOrCompiler = /Scaveng|Marking|Sweep|Heap|heap::|GCTracer|Evacuat|IterateObjectCache|RootVisit|BodyDescriptor|SizeFromMap|Worklist|MemoryAllocator|ActiveSystemPages|compiler::|maglev::|turboshaft|Compil|Pipeline|interpreter::|Parser|Scanner|Zone/
+
+/**
+ * The instructions of a callgrind output file spent in functions other than the collector's and the
+ * compilers' (self cost, summed per function; the cost lines after `calls=` are inclusive, not added).
+ */
+export function requestInstructions (text) {
+  const names = new Map()
+  let current = ''
+  let callCost = false
+  let total = 0
+  for (const line of text.split('\n')) {
+    const first = line.charCodeAt(0)
+    if ((first >= 0x30 && first <= 0x39) || line[0] === '+' || line[0] === '-' || line[0] === '*') {
+      if (callCost) callCost = false
+      else if (!collectorOrCompiler.test(current)) total += Number(line.split(' ')[1] ?? 0)
+    } else if (line.startsWith('calls=')) {
+      callCost = true
+    } else if (line.startsWith('fn=')) {
+      const [, id, name] = /^fn=\((\d+)\)(?: (.*))?/.exec(line)
+      if (name !== undefined) names.set(id, name)
+      current = names.get(id) ?? ''
+    } else if (line.startsWith('cfn=')) {
+      const [, id, name] = /^cfn=\((\d+)\)(?: (.*))?/.exec(line)
+      if (name !== undefined) names.set(id, name)
+    }
+  }
+  return total
+}
+
+function callgrindControl (pid, command) {
+  execFileSync('callgrind_control', [command, String(pid)], { stdio: 'ignore' })
+}
+
+async function startUnderCallgrind (script, args, name) {
+  return startWorker(script, args, {
+    execPath: 'valgrind',
+    execArgv: ['--tool=callgrind', '--quiet', `--callgrind-out-file=${join(callgrindDirectory, `${name}.out`)}`, process.execPath, '--expose-gc']
+  })
+}
+
+/** Collects garbage, zeroes the counters, runs `work`, dumps them to `<file>.out`; says how many instructions `work` took. */
+async function counted (worker, name, file, work) {
+  await worker.ask({ collectGarbage: true })
+  callgrindControl(worker.pid, '--zero')
+  await work()
+  callgrindControl(worker.pid, '--dump')
+  // The first dump of a process is written as `<out file>.1`, the next `.2`, and so on.
+  worker.dumps = (worker.dumps ?? 0) + 1
+  const dump = join(callgrindDirectory, `${name}.out.${worker.dumps}`)
+  const target = join(callgrindDirectory, `${file}.out`)
+  renameSync(dump, target)
+  const text = readFileSync(target, 'utf8')
+  return { all: summaryInstructions(text), own: requestInstructions(text) }
+}
+
+async function send (port, { method, path, headers, body }, status, count) {
+  for (let sent = 0; sent < count; sent++) {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers, body })
+    await response.arrayBuffer()
+    if (response.status !== status) throw new Error(`${method} ${path} answered ${response.status}`)
+  }
+}
+
+const fileName = (text) => text.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').toLowerCase()
+
+export async function countHttpVariant (variant, { warmUp, requests }) {
+  const name = `http-${variant}`
+  const server = await startUnderCallgrind(httpServerScript, [variant], name)
+  try {
+    const counts = new Map()
+    for (const scenario of scenarios.filter((scenario) => scenario.kind === 'http' && scenario.variants.includes(variant))) {
+      await send(server.ready.port, scenario.request, scenario.status, warmUp)
+      const instructions = await counted(server, name, `${name}-${fileName(scenario.name)}`,
+        () => send(server.ready.port, scenario.request, scenario.status, requests))
+      counts.set(scenario.name, { all: instructions.all / requests, own: instructions.own / requests })
+    }
+    return counts
+  } finally {
+    await server.stop()
+  }
+}
+
+export async function countLambdaVariant (variant, { warmUp, requests }) {
+  const name = `lambda-${variant}`
+  const loop = await startUnderCallgrind(lambdaLoopScript, [variant], name)
+  try {
+    const counts = new Map()
+    for (const scenario of scenarios.filter((scenario) => scenario.kind === 'lambda' && scenario.variants.includes(variant))) {
+      await loop.ask({ request: scenario.request, status: scenario.status, invocations: warmUp })
+      const instructions = await counted(loop, name, `${name}-${fileName(scenario.name)}`,
+        () => loop.ask({ request: scenario.request, status: scenario.status, invocations: requests }))
+      counts.set(scenario.name, { all: instructions.all / requests, own: instructions.own / requests })
+    }
+    return counts
+  } finally {
+    await loop.stop()
+  }
+}
+
+/**
+ * Counts every variant (all at once: instruction counts do not depend on how many cores are free) and
+ * returns one result per scenario and variant, the compared ones with their ratio to the baseline written
+ * as requests per instruction (baseline instructions / variant instructions), as the other benchmarks
+ * write throughput ratios.
+ */
+export async function runCallgrind ({ mode, only }) {
+  rmSync(callgrindDirectory, { recursive: true, force: true })
+  mkdirSync(callgrindDirectory, { recursive: true })
+  const chosen = scenarios.filter((scenario) => only === undefined || scenario.kind === only)
+  const jobs = new Map()
+  for (const { kind, variants } of chosen) {
+    for (const variant of variants) {
+      const key = `${kind}-${variant}`
+      if (!jobs.has(key)) jobs.set(key, (kind === 'http' ? countHttpVariant : countLambdaVariant)(variant, settings[mode]))
+    }
+  }
+  const counts = new Map(await Promise.all([...jobs].map(async ([key, job]) => [key, await job])))
+  const results = []
+  const figures = [
+    { figure: 'all', title: '' },
+    { figure: 'own', title: ', without GC and JIT compilation' }
+  ]
+  for (const { name, kind, variants: [baseline, ...compared] } of chosen) {
+    const labelOf = async (variant) => {
+      const { label, lambdaLabel } = await import(`../variants/${variant}.js`)
+      return kind === 'http' ? label : lambdaLabel
+    }
+    for (const { figure, title } of figures) {
+      const baselineInstructions = counts.get(`${kind}-${baseline}`).get(name)[figure]
+      results.push({ name: `${name}${title}: ${await labelOf(baseline)}`, value: baselineInstructions, unit: 'instr/req' })
+      for (const variant of compared) {
+        const instructions = counts.get(`${kind}-${variant}`).get(name)[figure]
+        results.push({
+          name: `${name}${title}: ${await labelOf(variant)}`,
+          value: instructions,
+          unit: 'instr/req',
+          baseline: baselineInstructions,
+          ratio: baselineInstructions / instructions
+        })
+      }
+    }
+  }
+  return results
+}
