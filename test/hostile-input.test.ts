@@ -2,7 +2,10 @@
 // never a 5xx or Node's bare 400, and header values are read by the letter of their rules.
 import { once } from 'node:events'
 import { connect, type AddressInfo } from 'node:net'
+import type { Socket } from 'node:net'
 import t from 'tap'
+import type { ConnectionError } from 'fastify'
+import { answerClientError } from '../plugins/server-options.js'
 import { buildApp } from './helpers/app.js'
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -54,6 +57,29 @@ t.test('a bare CR or LF in a header is answered 400 as problem+json with a trace
   t.match(JSON.parse(overflow.split('\r\n\r\n')[1]), { status: 431, code: 'HTTP_431', traceId: uuid })
   t.notOk(logs.raw.some((line) => line.includes('aaaa')), 'the refused request is not logged')
   t.equal((await app.inject({ url: '/' })).body, 'ok', 'the server still serves')
+})
+
+t.test('the client error handler: 408 for a request too slow, nothing for a connection already gone', async (t) => {
+  const { app } = await buildApp()
+  t.teardown(() => app.close())
+  const socket = (state: { destroyed?: boolean, writable?: boolean }) => {
+    const seen = { written: '', destroyed: 0 }
+    const fake = { destroyed: false, writable: true, ...state, write (text: string) { seen.written += text }, destroy () { seen.destroyed++ } }
+    return { fake: fake as unknown as Socket, seen }
+  }
+  const failure = (code: string) => Object.assign(new Error(code), { code }) as ConnectionError
+  const slow = socket({})
+  answerClientError.call(app, failure('ERR_HTTP_REQUEST_TIMEOUT'), slow.fake)
+  t.match(slow.seen.written, /^HTTP\/1\.1 408 Request Timeout\r\n[^]*"detail":"The request was not received in time"/)
+  t.equal(slow.seen.destroyed, 1)
+  const closing = socket({ writable: false })
+  answerClientError.call(app, failure('HPE_INVALID_HEADER_TOKEN'), closing.fake)
+  t.same(closing.seen, { written: '', destroyed: 1 }, 'a socket that cannot be written is only closed')
+  for (const [code, state] of [['ECONNRESET', {}], ['HPE_INVALID_METHOD', { destroyed: true }]] as const) {
+    const gone = socket(state)
+    answerClientError.call(app, failure(code), gone.fake)
+    t.same(gone.seen, { written: '', destroyed: 0 }, `${code}: nothing to answer`)
+  }
 })
 
 t.test('call-chain-length takes decimal integers only; a huge one is a loop, anything else a warning', async (t) => {

@@ -111,6 +111,7 @@ t.test('no secret in any shape a line can hold it, at any depth, and every line 
   t.equal(redactSecrets('{"cookie":1,"msg":"not JSON'), '{"msg":"[Redacted] a log line that is not JSON"}')
   t.equal(redactSecrets('{"authorization":"x"}\n'), '{"authorization":"[Redacted]"}\n')
   t.equal(redactSecrets('{"__proto__":"Bearer proto-secret"}'), '{"__proto__":"Bearer [Redacted]"}')
+  t.equal(redactSecrets('"a line that is a string, Bearer string-secret"'), '"a line that is a string, Bearer [Redacted]"')
   const plain = '{"level":"info","time":"2026-11-27T02:55:12.123Z","service":"orders","msg":"request completed"}'
   t.equal(redactSecrets(plain), plain, 'a line with no secret name is returned as it is')
 })
