@@ -8,7 +8,7 @@ import { FileSource, HaloParams, SsmSource, loadConfig } from '../lib/params/ind
 
 export { HaloParams, FileSource, SsmSource, loadConfig, envOverrideName } from '../lib/params/index.js'
 export type {
-  GetOptions, JsonGetOptions, GetByPathOptions, ParamSource, ParamsLogger, HaloConfig, LoadConfigOptions
+  GetOptions, JsonGetOptions, GetByPathOptions, ParamSource, ParamsLogger, HaloConfig, LoadConfigOptions, SsmSourceOptions
 } from '../lib/params/index.js'
 
 export interface ParamsOptions<S extends TSchema = TSchema> {
