@@ -136,10 +136,10 @@ t.test('inside a request an SSM call ends at the request\'s deadline, and the ne
   const { server, client } = await ssmForTest(t)
   server.put('/svc/flag', 'on')
   const { app: fastify } = await buildApp({ params: { client, timeoutMs: 600_000 } }, (fastify) => {
-    fastify.get('/flag', { config: { timeout: 200 } }, async () => fastify.params.get('/svc/flag'))
-    fastify.get('/read-then-wait', { config: { timeout: 200 } }, async () => {
+    fastify.get('/flag', { config: { timeout: 1_000 } }, async () => fastify.params.get('/svc/flag'))
+    fastify.get('/read-then-wait', { config: { timeout: 1_000 } }, async () => {
       const value = await fastify.params.get('/svc/other')
-      await sleep(400)
+      await sleep(1_500)
       return value
     })
   })
@@ -155,7 +155,7 @@ t.test('inside a request an SSM call ends at the request\'s deadline, and the ne
 
   server.put('/svc/other', 'read')
   t.equal((await fastify.inject({ url: '/read-then-wait' })).statusCode, 504)
-  await sleep(300)
+  await sleep(1_000)
   t.equal((await fastify.inject({ url: '/flag' })).statusCode, 200)
   server.resetCalls()
   t.equal(await fastify.params.get('/svc/other'), 'read')

@@ -175,11 +175,11 @@ async function setupTimed (t: Test, timeoutMs: number) {
 }
 
 t.test('SSM that never answers: a first read fails after the timeout and does not poison the parameter', async (t) => {
-  const { server, params } = await setupTimed(t, 100)
+  const { server, params } = await setupTimed(t, 1_000)
   server.put('/app/url', 'u')
   server.put('/app/list/a', '1')
   server.hanging = true
-  const noAnswer = { code: 'HALO_ERR_PARAM_UNAVAILABLE', statusCode: 503, message: /could not be read: no answer within 100 ms/ }
+  const noAnswer = { code: 'HALO_ERR_PARAM_UNAVAILABLE', statusCode: 503, message: /could not be read: no answer within 1000 ms/ }
   await t.rejects(params.get('/app/url'), noAnswer)
   await t.rejects(params.getMany(['/app/url', '/app/other']), noAnswer)
   await t.rejects(params.getByPath('/app/list'), noAnswer)
@@ -190,7 +190,7 @@ t.test('SSM that never answers: a first read fails after the timeout and does no
 })
 
 t.test('SSM that never answers a refresh: the stale value is served, a warning logged, and the next read tries again', async (t) => {
-  const { server, params, clock, warnings } = await setupTimed(t, 100)
+  const { server, params, clock, warnings } = await setupTimed(t, 1_000)
   server.put('/app/url', 'old')
   t.equal(await params.get('/app/url'), 'old')
   t.same(await params.getMany(['/app/url'], { decrypt: true }), { '/app/url': 'old' })
@@ -200,7 +200,7 @@ t.test('SSM that never answers a refresh: the stale value is served, a warning l
   t.same(await params.getMany(['/app/url'], { decrypt: true }), { '/app/url': 'old' })
   await params.settled()
   t.equal(warnings.length, 2, 'one warning per hung refresh')
-  t.ok(warnings.every(({ obj, msg }) => /last good value/.test(msg) && /no answer within 100 ms/.test((obj.err as Error).message)))
+  t.ok(warnings.every(({ obj, msg }) => /last good value/.test(msg) && /no answer within 1000 ms/.test((obj.err as Error).message)))
   server.hanging = false
   server.put('/app/url', 'new', 'String')
   clock.now += REFRESH_RETRY_MS
