@@ -9,7 +9,7 @@ export { timeoutPlugin, type TimeoutOptions } from './plugins/timeout.js'
 export {
   paramsPlugin, HaloParams, FileSource, SsmSource, loadConfig, envOverrideName,
   type ParamsOptions, type HaloConfigTypes, type HaloAppConfig, type HaloConfig, type GetOptions, type JsonGetOptions,
-  type GetByPathOptions, type ParamSource
+  type GetByPathOptions, type ParamSource, type SsmSourceOptions
 } from './plugins/params.js'
 export {
   idempotencyPlugin, type IdempotencyOptions, type IdempotencyRouteOptions, type IdempotencyKeySource

@@ -19,6 +19,8 @@ export function correlationIdProblem (value: unknown): string | undefined {
   if (typeof value !== 'string') return value === undefined ? undefined : 'repeated header'
   if (value.length === 0) return 'empty'
   if (value.length > MAX_CORRELATION_ID_LENGTH) return `longer than ${MAX_CORRELATION_ID_LENGTH} characters`
+  // A header sent twice arrives joined by commas (Node, API Gateway): neither of the two is the id.
+  if (value.includes(',')) return 'repeated header'
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i)
     if (code < 0x20 || code > 0x7e) return 'characters outside printable ASCII'
@@ -50,12 +52,16 @@ function fallbackCorrelationId (invocation: LambdaInvocation | undefined): strin
   return eventRequestId(invocation.event) ?? invocation.context.awsRequestId
 }
 
-/** The incoming `call-chain-length`: a non-negative integer, 0 when absent or unreadable. */
-export function incomingCallChainLength (value: unknown): number {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 6) return 0
-  const length = Number(value)
-  return Number.isInteger(length) && length >= 0 ? length : 0
+/**
+ * The incoming `call-chain-length`: 0 when absent; its value when it is a decimal integer, however large (a
+ * huge one is past any limit, never read as 0); undefined when it is anything else (`0x10`, `1e1`, `-1`).
+ */
+export function incomingCallChainLength (value: unknown): number | undefined {
+  if (value === undefined) return 0
+  return typeof value === 'string' && decimalInteger.test(value) ? Number(value) : undefined
 }
+
+const decimalInteger = /^[0-9]+$/
 
 /**
  * The ids of this request, as forwarded downstream: every valid incoming x-correlation-* header, the

@@ -5,24 +5,104 @@ import type { DestinationStream, LevelWithSilent, LoggerOptions } from 'pino'
 /** Header names whose values never reach a log line, at any depth of any logged object. */
 export const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'] as const
 
-// Matches `"authorization":"…"` (escapes included) or `"set-cookie":[…]` wherever it stands in a JSON line,
-// whatever its nesting and letter case: a handler that logs `request.headers` or a whole request still leaks
-// nothing, which path-based redaction cannot promise.
-const secretField = new RegExp(`"(${SECRET_HEADERS.join('|')})":("(?:[^"\\\\]|\\\\.)*"|\\[(?:[^\\]"]|"(?:[^"\\\\]|\\\\.)*")*\\])`, 'gi')
+const REDACTED = '[Redacted]'
+const secretNames = new Set<string>(SECRET_HEADERS)
+/** Every secret name, or a credential scheme: a line without one of these holds no secret we know of. */
+const secretHint = /authorization|cookie|x-api-key|bearer|basic/i
+/** The tails of "Bearer" and "Basic" in their usual letter cases: one pattern is faster than four searches. */
+const schemeTail = /earer|asic|EARER|ASIC/
+/** `Bearer <token>` and `Basic <base64>` credentials in free text (RFC 9110's token68). */
+const credential = /\b(bearer|basic)(\s+)([A-Za-z0-9\-._~+/]+=*)/gi
+/** `authorization: …`, `cookie=…` and the like in free text, or in JSON text too broken to parse. */
+const secretAssignment = /(authorization|cookie|x-api-key)(["']?\s*[:=]\s*["']?)[^"'\n&]+/gi
+/** What replaces a line that cannot be read as JSON (a custom serializer's): it may hold anything. */
+const UNREADABLE_LINE = `{"msg":"${REDACTED} a log line that is not JSON"}`
 
 /**
- * Whether a line may hold a secret header's name: each has a 'k' or a 'z' in some letter case, and most
- * lines have neither, but for the 'Z' that ends the ISO time (followed by a quote, which no name's 'Z' is).
- * A few character searches spare most lines the slower replacing pattern.
+ * Whether a line may hold a secret: each secret name has a 'k' or a 'z' in some letter case, and most lines
+ * have neither, but for the 'Z' that ends the ISO time (followed by a quote, which no name's 'Z' is); the
+ * credential schemes are searched by their tails. These few searches spare most lines any more work.
  */
-function mayNameSecret (line: string): boolean {
+function mayHoldSecret (line: string): boolean {
   if (line.indexOf('k') !== -1 || line.indexOf('K') !== -1 || line.indexOf('z') !== -1) return true
   const z = line.indexOf('Z')
-  return z !== -1 && (line.charCodeAt(z + 1) !== 0x22 || line.indexOf('Z', z + 1) !== -1)
+  if (z !== -1 && (line.charCodeAt(z + 1) !== 0x22 || line.indexOf('Z', z + 1) !== -1)) return true
+  return schemeTail.test(line)
 }
 
+/**
+ * The line with every secret replaced by "[Redacted]", whatever shape holds it: a member named like a secret
+ * header (whatever its value: string, array, object), a secret name followed by its value in an array
+ * (`rawHeaders`, `[name, value]` pairs), a credential in free text, and all of these inside JSON text held in
+ * a string. The line is parsed and written again, so the result is always one valid JSON line.
+ */
 export function redactSecrets (line: string): string {
-  return mayNameSecret(line) ? line.replace(secretField, '"$1":"[Redacted]"') : line
+  if (!mayHoldSecret(line) || !secretHint.test(line)) return line
+  const newline = line.endsWith('\n') ? '\n' : ''
+  try {
+    return JSON.stringify(redactTree(JSON.parse(line))) + newline
+  } catch {
+    return UNREADABLE_LINE + newline
+  }
+}
+
+function isSecretName (value: string): boolean {
+  return value.length <= 19 && secretNames.has(value.toLowerCase())
+}
+
+/** Redacts a parsed JSON value in place (its root, a string, is returned redacted), walking an explicit stack. */
+function redactTree (root: unknown): unknown {
+  if (typeof root === 'string') return redactText(root)
+  const pending: unknown[] = [root]
+  while (pending.length > 0) {
+    const node = pending.pop()
+    if (node === null || typeof node !== 'object') continue
+    if (Array.isArray(node)) {
+      for (let index = 0; index < node.length; index++) {
+        const value: unknown = node[index]
+        if (typeof value === 'string' && isSecretName(value) && index + 1 < node.length) {
+          node[++index] = REDACTED
+        } else if (typeof value === 'string') {
+          node[index] = redactText(value)
+        } else {
+          pending.push(value)
+        }
+      }
+    } else {
+      const members = node as Record<string, unknown>
+      for (const key of Object.keys(members)) {
+        const value = members[key]
+        if (isSecretName(key)) setMember(members, key, REDACTED)
+        else if (typeof value === 'string') setMember(members, key, redactText(value))
+        else pending.push(value)
+      }
+    }
+  }
+  return root
+}
+
+/** Assigns an own member; a `__proto__` one (JSON.parse makes it plain data) is defined, not set. */
+function setMember (members: Record<string, unknown>, key: string, value: unknown): void {
+  if (members[key] === value) return
+  if (key === '__proto__') Object.defineProperty(members, key, { value, writable: true, enumerable: true, configurable: true })
+  else members[key] = value
+}
+
+function redactText (text: string): string {
+  if (!secretHint.test(text)) return text
+  const first = text.trimStart().charCodeAt(0)
+  if (first === 0x7b || first === 0x5b) { // '{' or '[': JSON text, redacted as such
+    try {
+      return JSON.stringify(redactTree(JSON.parse(text)))
+    } catch {}
+  }
+  return text.replace(credential, redactCredential).replace(secretAssignment, `$1$2${REDACTED}`)
+}
+
+function redactCredential (match: string, scheme: string, space: string, token: string): string {
+  // "Basic" is also an English word: only a token that decodes to user:password is a credential.
+  if (scheme.length === 5 && !Buffer.from(token, 'base64').toString('latin1').includes(':')) return match
+  return `${scheme}${space}${REDACTED}`
 }
 
 let isoMillisecond = -1

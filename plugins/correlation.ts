@@ -69,7 +69,9 @@ const correlation: FastifyPluginAsync<CorrelationOptions> = async (fastify, opti
       rejected = resolution.rejected
     }
     if (rejected !== undefined) request.log.warn({ reason: rejected }, 'x-correlation-id header refused; a new correlation id was issued')
-    const callChainLength = incomingCallChainLength(request.headers[CALL_CHAIN_LENGTH_HEADER])
+    const incomingLength = incomingCallChainLength(request.headers[CALL_CHAIN_LENGTH_HEADER])
+    if (incomingLength === undefined) request.log.warn('call-chain-length header is not a decimal integer; counted as 0')
+    const callChainLength = incomingLength ?? 0
     request.correlationId = correlationId
     request.correlationIds = collectCorrelationIds(request.headers, correlationId, callChainLength)
     reply.header(CORRELATION_ID_HEADER, correlationId)

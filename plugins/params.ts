@@ -3,12 +3,12 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import { KindGuard, type TSchema } from '@sinclair/typebox'
 import { HALO_ERR_OPTION } from '../lib/errors.js'
-import { validateOptions, isNonEmptyString, numberBetween, type OptionCheck } from '../lib/options.js'
+import { validateOptions, isNonEmptyString, integerBetween, numberBetween, type OptionCheck } from '../lib/options.js'
 import { FileSource, HaloParams, SsmSource, loadConfig } from '../lib/params/index.js'
 
 export { HaloParams, FileSource, SsmSource, loadConfig, envOverrideName } from '../lib/params/index.js'
 export type {
-  GetOptions, JsonGetOptions, GetByPathOptions, ParamSource, ParamsLogger, HaloConfig, LoadConfigOptions
+  GetOptions, JsonGetOptions, GetByPathOptions, ParamSource, ParamsLogger, HaloConfig, LoadConfigOptions, SsmSourceOptions
 } from '../lib/params/index.js'
 
 export interface ParamsOptions<S extends TSchema = TSchema> {
@@ -26,6 +26,8 @@ export interface ParamsOptions<S extends TSchema = TSchema> {
   schema?: S
   /** Seconds a value is served before a background refresh. Default 300. */
   maxAge?: number
+  /** Milliseconds one SSM call may take (SDK retries included); inside a request also bounded by its deadline. Default 3 000. */
+  timeoutMs?: number
 }
 
 /**
@@ -55,13 +57,14 @@ const checks: Record<string, OptionCheck> = {
   file: isNonEmptyString,
   path: (value) => typeof value === 'string' && value.startsWith('/') ? undefined : 'must be a parameter path starting with "/"',
   schema: (value) => KindGuard.IsSchema(value) ? undefined : 'must be a TypeBox schema',
-  maxAge: numberBetween(0)
+  maxAge: numberBetween(0),
+  timeoutMs: integerBetween(1)
 }
 
 function checkCombinations (options: ParamsOptions): void {
   const fail = (message: string): never => { throw new HALO_ERR_OPTION(`${PLUGIN}: ${message}`) }
-  if (options.file !== undefined && (options.client ?? options.region ?? options.endpoint) !== undefined) {
-    fail('option "file" replaces SSM: it cannot be combined with "client", "region" or "endpoint"')
+  if (options.file !== undefined && (options.client ?? options.region ?? options.endpoint ?? options.timeoutMs) !== undefined) {
+    fail('option "file" replaces SSM: it cannot be combined with "client", "region", "endpoint" or "timeoutMs"')
   }
   if (options.client !== undefined && (options.region ?? options.endpoint) !== undefined) {
     fail('options "region" and "endpoint" configure a client made here: they cannot be combined with "client"')
@@ -78,7 +81,7 @@ async function params (fastify: FastifyInstance, options: ParamsOptions): Promis
     ? new (await import('@aws-sdk/client-ssm')).SSMClient({ region: options.region, endpoint: options.endpoint })
     : undefined
   const source = options.file === undefined
-    ? new SsmSource((options.client ?? ownClient)!)
+    ? new SsmSource((options.client ?? ownClient)!, { timeoutMs: options.timeoutMs })
     : await FileSource.fromFile(options.file)
   const store = new HaloParams({ source, maxAge: options.maxAge, logger: fastify.log })
   fastify.decorate('params', store)

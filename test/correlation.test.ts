@@ -123,10 +123,14 @@ t.test('correlation rules', async (t) => {
   t.match(correlationIdProblem('x'.repeat(129)), /longer than 128/)
   t.equal(incomingCallChainLength(undefined), 0)
   t.equal(incomingCallChainLength('7'), 7)
-  t.equal(incomingCallChainLength('-1'), 0)
-  t.equal(incomingCallChainLength('1.5'), 0)
-  t.equal(incomingCallChainLength(''), 0)
-  t.equal(incomingCallChainLength('9999999999'), 0)
+  t.equal(incomingCallChainLength('007'), 7)
+  for (const unreadable of ['-1', '1.5', '', '0x10', '1e1', ' 7', '7 ', '1, 2', ['1', '2']]) {
+    t.equal(incomingCallChainLength(unreadable), undefined, `${JSON.stringify(unreadable)} is not a decimal integer`)
+  }
+  t.equal(incomingCallChainLength('9999999999'), 9999999999, 'a huge length is past any limit, never 0')
+  t.equal(incomingCallChainLength('9'.repeat(400)), Number.POSITIVE_INFINITY)
+  t.equal(correlationIdProblem('one, two'), 'repeated header', 'a header sent twice, joined')
+  t.equal(correlationIdProblem('one,two'), 'repeated header')
   const many: Record<string, string | string[]> = { 'x-correlation-bad': 'a\nb', 'x-correlation-twice': ['a', 'b'] }
   for (let i = 0; i < 40; i++) many[`x-correlation-h${i}`] = String(i)
   const ids = collectCorrelationIds(many, 'id', 0)

@@ -57,3 +57,22 @@ t.test('payloadFingerprint', async (t) => {
   t.equal(payloadFingerprint(undefined, 'md5'), hashKey([''], 'md5'), 'no body')
   t.equal(payloadFingerprint({ a: 1 }, 'sha256'), hashKey(['{"a":1}'], 'sha256'))
 })
+
+t.test('canonicalJson walks a body nested far deeper than the call stack goes', async (t) => {
+  const depth = 50_000
+  const arrays = JSON.parse('['.repeat(depth) + ']'.repeat(depth)) as unknown
+  t.equal(canonicalJson(arrays), '['.repeat(depth) + ']'.repeat(depth))
+  const objects = JSON.parse('{"b":1,"a":'.repeat(depth) + 'null' + '}'.repeat(depth)) as unknown
+  t.equal(canonicalJson(objects), '{"a":'.repeat(depth) + 'null' + ',"b":1}'.repeat(depth))
+  t.equal(payloadFingerprint(objects, 'md5'), payloadFingerprint(JSON.parse(canonicalJson(objects)), 'md5'))
+})
+
+t.test('canonicalJson: boxed primitives, symbols and cycles as JSON.stringify has them', async (t) => {
+  // eslint-disable-next-line no-new-wrappers
+  t.equal(canonicalJson([new Number(1), new String('s'), new Boolean(false), Symbol('x'), { s: Symbol('y') }]), '[1,"s",false,null,{}]')
+  const cycle: Record<string, unknown> = { a: [1] }
+  ;(cycle.a as unknown[]).push(cycle)
+  t.throws(() => canonicalJson(cycle), TypeError)
+  const shared = { x: 1 }
+  t.equal(canonicalJson({ b: shared, a: shared }), '{"a":{"x":1},"b":{"x":1}}', 'a value seen twice is no cycle')
+})

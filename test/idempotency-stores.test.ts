@@ -8,7 +8,8 @@ import {
 import {
   DYNAMODB_MAX_ITEM_BYTES, DynamoDBIdempotencyStore, MemoryIdempotencyStore, classifyRepeat, idempotencyRecordId, payloadFingerprint
 } from '../lib/idempotency/index.js'
-import type { IdempotencyStore, StoredResponse } from '../lib/idempotency/index.js'
+import type { IdempotencyRecord, IdempotencyStore, StoredResponse } from '../lib/idempotency/index.js'
+import { DEFAULT_MAX_BYTES, recordBytes } from '../lib/idempotency/memory-store.js'
 import { freePort, recordCommands, startDynamoDB, uniqueTableName } from './helpers/dynamodb.js'
 import type { LocalDynamoDB } from './helpers/dynamodb.js'
 
@@ -230,6 +231,43 @@ t.test('memory: least recently used records go first beyond maxEntries', async (
   t.equal(store.size, 3)
 })
 
+t.test('memory: maxBytes bounds the records together, least recently used going first', async (t) => {
+  const body = Buffer.alloc(300 * 1024)
+  const bigAnswer = { statusCode: 200, headers: { 'content-type': 'application/json' }, body }
+  const defaults = new MemoryIdempotencyStore()
+  let stored = 0
+  for (let index = 0; index < 1_000; index++) {
+    const id = `key-${index}`
+    if ((await defaults.complete(id, await claimOrFail(defaults, id), bigAnswer, TTL)).stored) stored++
+  }
+  t.equal(stored, 1_000, 'each answer was stored')
+  t.ok(defaults.bytes <= DEFAULT_MAX_BYTES, `1,000 answers of 300 KiB hold ${defaults.bytes} bytes, at most 64 MiB`)
+  t.equal(defaults.size, Math.floor(DEFAULT_MAX_BYTES / recordBytes((await defaults.claim('key-999', 'fp', FAR(), TTL) as { existing: IdempotencyRecord }).existing)))
+  t.ok((await defaults.claim('key-0', 'fp', FAR(), TTL)).claimed, 'the oldest answers were evicted')
+
+  const store = new MemoryIdempotencyStore({ maxBytes: 1024 * 1024 })
+  for (const id of ['a', 'b', 'c', 'd']) {
+    await store.complete(id, await claimOrFail(store, id), bigAnswer, TTL)
+    if (id === 'c') t.notOk((await store.claim('a', 'fp', FAR(), TTL)).claimed, 'a is used again')
+  }
+  t.equal(store.size, 3, 'three answers of 300 KiB fit in 1 MiB')
+  t.ok(store.bytes <= 1024 * 1024)
+  t.notOk((await store.claim('a', 'fp', FAR(), TTL)).claimed, 'a, used recently, was kept')
+  t.ok((await store.claim('b', 'fp', FAR(), TTL)).claimed, 'b, the least recently used, was evicted')
+  const before = store.bytes
+  await store.release('b', (await store.claim('b', 'fp', FAR(), TTL) as { claimed: false, existing: IdempotencyRecord }).existing.owner)
+  t.ok(store.bytes < before, 'a released claim gives its bytes back')
+
+  const tiny = new MemoryIdempotencyStore({ maxBytes: 1024 })
+  const owner = await claimOrFail(tiny, 'x')
+  t.same(await tiny.complete('x', owner, answer('a'.repeat(2000)), TTL), { stored: false, reason: 'too-large', bytes: recordBytes({ id: 'x', status: 'COMPLETED', fingerprint: 'fp', expiration: 0, inProgressExpiry: 0, owner, response: answer('a'.repeat(2000)) }), limit: 1024 })
+  t.equal(tiny.size, 0)
+  t.equal(tiny.bytes, 0, 'nothing held once the answer is refused')
+  const alone = new MemoryIdempotencyStore({ maxBytes: 1 })
+  await claimOrFail(alone, 'y')
+  t.equal(alone.size, 1, 'a claim larger than maxBytes is still held: it is the one in use')
+})
+
 t.test('memory: maxBodyBytes bounds a stored answer', async (t) => {
   const store = new MemoryIdempotencyStore({ maxBodyBytes: 10 })
   const owner = await claimOrFail(store, 'x')
@@ -240,6 +278,7 @@ t.test('memory: maxBodyBytes bounds a stored answer', async (t) => {
 
 t.test('store options are checked', async (t) => {
   t.throws(() => new MemoryIdempotencyStore({ maxEntries: 0 }), { code: 'HALO_ERR_OPTION', message: /maxEntries/ })
+  t.throws(() => new MemoryIdempotencyStore({ maxBytes: 0 }), { code: 'HALO_ERR_OPTION', message: /maxBytes/ })
   t.throws(() => new MemoryIdempotencyStore({ maxEntry: 5 } as never), { code: 'HALO_ERR_OPTION', message: /unknown option "maxEntry"/ })
   t.throws(() => new DynamoDBIdempotencyStore({} as never), { code: 'HALO_ERR_OPTION', message: /"table" is required/ })
   t.throws(() => new DynamoDBIdempotencyStore(undefined as never), { code: 'HALO_ERR_OPTION', message: /"table" is required/ })

@@ -80,6 +80,52 @@ t.test('authorization and cookie values never appear, even when a handler logs t
   t.equal(redactSecrets('{"msg":"Z"}'), '{"msg":"Z"}')
 })
 
+t.test('no secret in any shape a line can hold it, at any depth, and every line stays valid JSON', async (t) => {
+  const { app, logs } = await buildApp({ logging: { sampleRate: 1 } }, (app) => {
+    app.post('/', async (request) => {
+      request.log.debug({ rawHeaders: request.raw.rawHeaders }, 'raw headers')
+      request.log.debug({ pairs: Object.entries(request.headers), deep: [[[Object.entries(request.headers)]]] }, 'header pairs')
+      request.log.debug({ authorization: { token: 'object-secret', scheme: 'Bearer' }, cookie: [{ value: 'cookie-object-secret' }] }, 'objects under secret names')
+      request.log.debug({ body: JSON.stringify({ headers: { 'X-Api-Key': 'json-text-secret' }, nested: JSON.stringify({ cookie: 'twice-nested-secret' }) }) }, 'JSON text in a string')
+      request.log.debug({ upstream: '{"authorization":"Bearer broken-json-secret"' }, 'JSON text cut short')
+      request.log.debug(`retrying with Bearer free-text-secret.part_2~ and basic ${Buffer.from('ada:basic-secret').toString('base64')}`)
+      request.log.debug({ err: new Error('upstream refused authorization=Bearer error-secret') }, 'error message')
+      request.log.debug({ 'set-cookie': [['a=nested-one'], 'b=nested-two'], after: 'kept' }, 'nested set-cookie')
+      request.log.debug({ list: ['Authorization'] }, 'a secret name last in an array')
+      request.log.debug('Basic information is kept')
+      return 'ok'
+    })
+  }, 'debug')
+  t.teardown(() => app.close())
+  await app.inject({
+    method: 'POST',
+    url: '/',
+    headers: { 'content-type': 'text/plain', authorization: 'Bearer header-secret', cookie: 'session=cookie-secret', 'x-api-key': 'api-key-secret', 'proxy-authorization': 'Basic cHJveHk6cHJveHktc2VjcmV0' },
+    payload: 'x'
+  })
+  const all = logs.raw.join('\n')
+  for (const secret of [
+    'header-secret', 'cookie-secret', 'api-key-secret', 'cHJveHk6cHJveHktc2VjcmV0', 'object-secret', 'cookie-object-secret', 'json-text-secret',
+    'twice-nested-secret', 'broken-json-secret', 'free-text-secret', Buffer.from('ada:basic-secret').toString('base64'), 'error-secret', 'nested-one', 'nested-two'
+  ]) t.notOk(all.includes(secret), secret)
+  t.equal(logs.lines.length, logs.raw.length, 'every line parsed as JSON')
+  const line = (msg: string) => logs.lines.find((line) => line.msg === msg)!
+  t.same((line('raw headers').rawHeaders as string[]).slice(2, 6), ['authorization', '[Redacted]', 'cookie', '[Redacted]'])
+  t.same((line('header pairs').pairs as string[][]).slice(1, 3), [['authorization', '[Redacted]'], ['cookie', '[Redacted]']])
+  t.match(line('objects under secret names'), { authorization: '[Redacted]', cookie: '[Redacted]' })
+  t.same(JSON.parse(line('JSON text in a string').body as string), { headers: { 'X-Api-Key': '[Redacted]' }, nested: '{"cookie":"[Redacted]"}' })
+  t.match(line('retrying with Bearer [Redacted] and basic [Redacted]'), {})
+  t.match(line('nested set-cookie'), { 'set-cookie': '[Redacted]', after: 'kept' })
+  t.same(line('a secret name last in an array').list, ['Authorization'])
+  t.ok(line('Basic information is kept'), '"Basic" followed by anything but user:password is kept')
+  t.equal(redactSecrets('{"cookie":1,"msg":"not JSON'), '{"msg":"[Redacted] a log line that is not JSON"}')
+  t.equal(redactSecrets('{"authorization":"x"}\n'), '{"authorization":"[Redacted]"}\n')
+  t.equal(redactSecrets('{"__proto__":"Bearer proto-secret"}'), '{"__proto__":"Bearer [Redacted]"}')
+  t.equal(redactSecrets('"a line that is a string, Bearer string-secret"'), '"a line that is a string, Bearer [Redacted]"')
+  const plain = '{"level":"info","time":"2026-11-27T02:55:12.123Z","service":"orders","msg":"request completed"}'
+  t.equal(redactSecrets(plain), plain, 'a line with no secret name is returned as it is')
+})
+
 t.test('sampleRate 0 writes no debug line; 1 writes them', async (t) => {
   for (const [sampleRate, expected] of [[0, 0], [1, 1]] as const) {
     const { app, logs } = await buildApp({ logging: { sampleRate } }, (app) => {

@@ -2,10 +2,12 @@ import t, { type Test } from 'tap'
 import { mkdtemp, writeFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { paramsPlugin, HaloParams, type HaloConfig, type ParamsOptions } from '../plugins/params.js'
+import { buildApp } from './helpers/app.js'
 import { ssmForTest } from './helpers/ssm-server.js'
 
 const schema = Type.Object({
@@ -117,6 +119,49 @@ t.test('a client made from region and endpoint, destroyed on close', async (t) =
   t.equal(server.calls.GetParameter, 1)
 })
 
+t.test('SSM that never answers fails start-up with HALO_ERR_PARAM_UNAVAILABLE after the 3 s default timeout', async (t) => {
+  const { server, client } = await ssmForTest(t)
+  server.put('/booking/prod/port', '8080')
+  server.hanging = true
+  const fastify = Fastify()
+  t.teardown(() => fastify.close())
+  await t.rejects(Promise.resolve(fastify.register(paramsPlugin, { client, path: '/booking/prod', schema }).ready()), {
+    code: 'HALO_ERR_PARAM_UNAVAILABLE',
+    message: 'Parameter /booking/prod could not be read: no answer within 3000 ms'
+  })
+  t.equal(server.calls.GetParametersByPath, 1)
+})
+
+t.test('inside a request an SSM call ends at the request\'s deadline, and the next request reads the value', async (t) => {
+  const { server, client } = await ssmForTest(t)
+  server.put('/svc/flag', 'on')
+  const { app: fastify } = await buildApp({ params: { client, timeoutMs: 600_000 } }, (fastify) => {
+    fastify.get('/flag', { config: { timeout: 1_000 } }, async () => fastify.params.get('/svc/flag'))
+    fastify.get('/read-then-wait', { config: { timeout: 1_000 } }, async () => {
+      const value = await fastify.params.get('/svc/other')
+      await sleep(1_500)
+      return value
+    })
+  })
+  t.teardown(() => fastify.close())
+  server.hanging = true
+  const hung = await fastify.inject({ url: '/flag' })
+  t.equal(hung.statusCode, 504)
+  t.equal(hung.json().code, 'HALO_ERR_TIMEOUT')
+  server.hanging = false
+  const next = await fastify.inject({ url: '/flag' })
+  t.equal(next.statusCode, 200, 'the hung read was abandoned at the deadline, not left to poison the parameter')
+  t.equal(next.body, 'on')
+
+  server.put('/svc/other', 'read')
+  t.equal((await fastify.inject({ url: '/read-then-wait' })).statusCode, 504)
+  await sleep(1_000)
+  t.equal((await fastify.inject({ url: '/flag' })).statusCode, 200)
+  server.resetCalls()
+  t.equal(await fastify.params.get('/svc/other'), 'read')
+  t.equal(server.calls.GetParameter, 0, 'a value read before the deadline passed stays cached')
+})
+
 t.test('a decrypted SecureString never appears in a log line, at any level', async (t) => {
   const { server, client } = await ssmForTest(t)
   const secret = 'hunter2-Zq9-secret'
@@ -158,6 +203,8 @@ t.test('wrong options fail register, naming the option; the caller\'s object is 
     [{ file: 'x.json', path: '/p', schema: { type: 'object' } }, /option "schema" must be a TypeBox schema/],
     [{ file: 'x.json', client }, /option "file" replaces SSM/],
     [{ file: 'x.json', endpoint: 'http://localhost' }, /option "file" replaces SSM/],
+    [{ file: 'x.json', timeoutMs: 100 }, /option "file" replaces SSM: it cannot be combined with "client", "region", "endpoint" or "timeoutMs"/],
+    [{ client, timeoutMs: 0 }, /option "timeoutMs" must be an integer/],
     [{ client, region: 'us-east-1' }, /"region" and "endpoint" configure a client made here/],
     [{ client, path: '/p' }, /options "path" and "schema" go together/],
     [{ client, schema }, /options "path" and "schema" go together/]

@@ -158,6 +158,59 @@ t.test('SSM unreachable on a cold read: an error naming the parameter or path', 
   await t.rejects(params.getByPath('/app'), { code: 'HALO_ERR_PARAM_UNAVAILABLE', message: /Parameter \/app could not be read/ })
 })
 
+/** HaloParams on an SSM whose calls time out after `timeoutMs`. */
+async function setupTimed (t: Test, timeoutMs: number) {
+  const server = await startSsmServer()
+  const client = ssmClient(server.url)
+  const clock = { now: 0 }
+  const warnings: Warning[] = []
+  const logger: ParamsLogger = { warn (obj, msg) { warnings.push({ obj: obj as Record<string, unknown>, msg }) } }
+  const params = new HaloParams({ source: new SsmSource(client, { timeoutMs }), logger, clock: () => clock.now, env: {} })
+  t.teardown(async () => {
+    await params.settled()
+    client.destroy()
+    await server.close()
+  })
+  return { server, params, clock, warnings }
+}
+
+t.test('SSM that never answers: a first read fails after the timeout and does not poison the parameter', async (t) => {
+  const { server, params } = await setupTimed(t, 1_000)
+  server.put('/app/url', 'u')
+  server.put('/app/list/a', '1')
+  server.hanging = true
+  const noAnswer = { code: 'HALO_ERR_PARAM_UNAVAILABLE', statusCode: 503, message: /could not be read: no answer within 1000 ms/ }
+  await t.rejects(params.get('/app/url'), noAnswer)
+  await t.rejects(params.getMany(['/app/url', '/app/other']), noAnswer)
+  await t.rejects(params.getByPath('/app/list'), noAnswer)
+  server.hanging = false
+  t.equal(await params.get('/app/url'), 'u', 'once SSM answers again, so does the parameter')
+  t.same(await params.getMany(['/app/url']), { '/app/url': 'u' })
+  t.same(await params.getByPath('/app/list'), { '/app/list/a': '1' })
+})
+
+t.test('SSM that never answers a refresh: the stale value is served, a warning logged, and the next read tries again', async (t) => {
+  const { server, params, clock, warnings } = await setupTimed(t, 1_000)
+  server.put('/app/url', 'old')
+  t.equal(await params.get('/app/url'), 'old')
+  t.same(await params.getMany(['/app/url'], { decrypt: true }), { '/app/url': 'old' })
+  clock.now += 300_000
+  server.hanging = true
+  t.equal(await params.get('/app/url'), 'old')
+  t.same(await params.getMany(['/app/url'], { decrypt: true }), { '/app/url': 'old' })
+  await params.settled()
+  t.equal(warnings.length, 2, 'one warning per hung refresh')
+  t.ok(warnings.every(({ obj, msg }) => /last good value/.test(msg) && /no answer within 1000 ms/.test((obj.err as Error).message)))
+  server.hanging = false
+  server.put('/app/url', 'new', 'String')
+  clock.now += REFRESH_RETRY_MS
+  t.equal(await params.get('/app/url'), 'old')
+  t.same(await params.getMany(['/app/url'], { decrypt: true }), { '/app/url': 'old' })
+  await params.settled()
+  t.equal(await params.get('/app/url'), 'new', 'the value is not frozen')
+  t.same(await params.getMany(['/app/url'], { decrypt: true }), { '/app/url': 'new' })
+})
+
 t.test('getMany batches 10 names per GetParameters call and caches each name', async (t) => {
   const { server, params } = await setup(t)
   const names = putMany(server, '/app', 23)

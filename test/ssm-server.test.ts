@@ -97,6 +97,17 @@ t.test('latency and a hold delay answers; requests are counted on arrival', asyn
   t.equal((await pending).Parameter?.Value, '1')
 })
 
+t.test('hanging: requests are counted and never answered; later ones are answered once it stops', async (t) => {
+  const { server, client } = await ssmForTest(t)
+  server.put('/a', '1')
+  server.hanging = true
+  const hung = client.send(new GetParameterCommand({ Name: '/a' }), { abortSignal: AbortSignal.timeout(200) })
+  await t.rejects(hung, { name: 'AbortError' }, 'only the client gives up')
+  t.equal(server.calls.GetParameter, 1)
+  server.hanging = false
+  t.equal((await client.send(new GetParameterCommand({ Name: '/a' }))).Parameter?.Value, '1')
+})
+
 t.test('an unknown operation is refused', async (t) => {
   const { server } = await ssmForTest(t)
   const response = await fetch(server.url, {

@@ -19,22 +19,69 @@ export interface IdempotencyKeyParts {
   key: string | Uint8Array
 }
 
+/** Text written between values, and the end of a container (which leaves the set of open ones). */
+class Punctuation {
+  constructor (readonly text: string, readonly closes?: object) {}
+}
+const COMMA = new Punctuation(',')
+
 /**
  * JSON text of a value with the keys of every object sorted, so that two values differing only in key order
- * give the same text. Otherwise as `JSON.stringify` (toJSON honoured, undefined members dropped), and ''
- * for a value JSON cannot represent at all (undefined, a function).
+ * give the same text. Otherwise as `JSON.stringify` (toJSON honoured, undefined members dropped, a cycle a
+ * TypeError), and '' for a value JSON cannot represent at all (undefined, a function). It walks an explicit
+ * stack, not the call stack: a client's body nested 100 000 levels deep is hashed like any other.
  */
 export function canonicalJson (value: unknown): string {
-  return JSON.stringify(sortKeys(value)) ?? ''
+  const root = jsonValue(value)
+  if (omitted(root)) return ''
+  const open = new Set<object>()
+  const pending: unknown[] = [root]
+  let text = ''
+  while (pending.length > 0) {
+    const item = pending.pop()
+    if (item instanceof Punctuation) {
+      text += item.text
+      if (item.closes !== undefined) open.delete(item.closes)
+    } else if (item === null || typeof item !== 'object' || item instanceof Number || item instanceof String || item instanceof Boolean) {
+      // Only array elements reach here unrepresentable, and JSON writes those as null.
+      text += JSON.stringify(item) ?? 'null'
+    } else {
+      if (open.has(item)) throw new TypeError('Converting circular structure to JSON')
+      open.add(item)
+      if (Array.isArray(item)) {
+        text += '['
+        pending.push(new Punctuation(']', item))
+        for (let index = item.length - 1; index >= 0; index--) {
+          pending.push(jsonValue(item[index]))
+          if (index > 0) pending.push(COMMA)
+        }
+      } else {
+        text += '{'
+        pending.push(new Punctuation('}', item))
+        const keys = Object.keys(item).sort()
+        let first = true
+        for (let index = keys.length - 1; index >= 0; index--) {
+          const member = jsonValue((item as Record<string, unknown>)[keys[index]])
+          if (omitted(member)) continue
+          if (!first) pending.push(COMMA)
+          pending.push(member, new Punctuation(JSON.stringify(keys[index]) + ':'))
+          first = false
+        }
+      }
+    }
+  }
+  return text
 }
 
-function sortKeys (value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys)
+/** What JSON writes for a value: its toJSON() result when it has one. */
+function jsonValue (value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value
   const { toJSON } = value as { toJSON?: unknown }
-  if (typeof toJSON === 'function') return sortKeys(toJSON.call(value))
-  // fromEntries defines own properties, so even a '__proto__' member stays data.
-  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]))
+  return typeof toJSON === 'function' ? toJSON.call(value) : value
+}
+
+function omitted (value: unknown): boolean {
+  return value === undefined || typeof value === 'function' || typeof value === 'symbol'
 }
 
 /**

@@ -1,5 +1,5 @@
-// The local default: records in a Map, bounded by count and evicted least recently used first (Map keeps
-// insertion order, and a record used again is moved to the end). Claims are atomic because each call runs
+// The local default: records in a Map, bounded by count and by bytes, and evicted least recently used first
+// (Map keeps insertion order, and a record used again is moved to the end). Claims are atomic because each call runs
 // without awaiting anything. Per process only: on Lambda each instance has its own, so use DynamoDB there.
 import { randomUUID } from 'node:crypto'
 import { integerBetween, validateOptions } from '../options.js'
@@ -13,25 +13,53 @@ export interface MemoryIdempotencyStoreOptions {
   maxEntries?: number
   /** Largest answer body stored, in bytes (default 400 KiB, DynamoDB's item limit); larger ones are 'too-large'. */
   maxBodyBytes?: number
+  /** Bytes all records may take together, as estimated by `recordBytes` (default 64 MiB); the least recently used go first. */
+  maxBytes?: number
+}
+
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+/** What a record costs beyond its strings and body: the Map entry, the objects, the numbers. */
+const RECORD_OVERHEAD_BYTES = 256
+
+/** The memory a record holds, estimated: its body, its headers and ids as UTF-16 text, and a fixed overhead. */
+export function recordBytes (record: IdempotencyRecord): number {
+  let bytes = RECORD_OVERHEAD_BYTES + 2 * (record.id.length + record.fingerprint.length + record.owner.length)
+  if (record.status === 'COMPLETED') {
+    bytes += record.response.body.byteLength
+    for (const name in record.response.headers) {
+      const value = record.response.headers[name]
+      bytes += 2 * (name.length + (typeof value === 'string' ? value.length : value.join('').length))
+    }
+  }
+  return bytes
 }
 
 export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #records = new Map<string, IdempotencyRecord>()
   readonly #maxEntries: number
   readonly #maxBodyBytes: number
+  readonly #maxBytes: number
+  #bytes = 0
 
   constructor (options: MemoryIdempotencyStoreOptions = {}) {
     validateOptions('MemoryIdempotencyStore', options, {
       maxEntries: integerBetween(1),
-      maxBodyBytes: integerBetween(0)
+      maxBodyBytes: integerBetween(0),
+      maxBytes: integerBetween(1)
     })
     this.#maxEntries = options.maxEntries ?? 10_000
     this.#maxBodyBytes = options.maxBodyBytes ?? 400 * 1024
+    this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
   }
 
   /** How many records are held, live or expired. */
   get size (): number {
     return this.#records.size
+  }
+
+  /** The bytes the records take, as `recordBytes` estimates them. */
+  get bytes (): number {
+    return this.#bytes
   }
 
   async claim (id: string, fingerprint: string, inProgressExpiry: number, ttlSeconds: number): Promise<ClaimResult> {
@@ -50,21 +78,39 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const record = this.#records.get(id)
     if (record?.owner !== owner) return { stored: false, reason: 'claim-lost' }
     if (response.body.byteLength > this.#maxBodyBytes) {
-      this.#records.delete(id)
+      this.#delete(id)
       return { stored: false, reason: 'too-large', bytes: response.body.byteLength, limit: this.#maxBodyBytes }
     }
-    this.#keep({ ...record, status: 'COMPLETED', expiration: epochSeconds(Date.now()) + ttlSeconds, response })
+    const completed: IdempotencyRecord = { ...record, status: 'COMPLETED', expiration: epochSeconds(Date.now()) + ttlSeconds, response }
+    const bytes = recordBytes(completed)
+    if (bytes > this.#maxBytes) {
+      this.#delete(id)
+      return { stored: false, reason: 'too-large', bytes, limit: this.#maxBytes }
+    }
+    this.#keep(completed)
     return { stored: true }
   }
 
   async release (id: string, owner: string): Promise<void> {
-    if (this.#records.get(id)?.owner === owner) this.#records.delete(id)
+    if (this.#records.get(id)?.owner === owner) this.#delete(id)
   }
 
-  /** Stores the record as the most recently used, evicting the least recently used beyond the bound. */
+  /** Stores the record as the most recently used, evicting the least recently used beyond either bound. */
   #keep (record: IdempotencyRecord): void {
-    this.#records.delete(record.id)
+    this.#delete(record.id)
     this.#records.set(record.id, record)
-    if (this.#records.size > this.#maxEntries) this.#records.delete(this.#records.keys().next().value as string)
+    this.#bytes += recordBytes(record)
+    while (this.#records.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
+      const oldest = this.#records.keys().next().value as string
+      if (oldest === record.id) break
+      this.#delete(oldest)
+    }
+  }
+
+  #delete (id: string): void {
+    const record = this.#records.get(id)
+    if (record === undefined) return
+    this.#bytes -= recordBytes(record)
+    this.#records.delete(id)
   }
 }

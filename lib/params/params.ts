@@ -1,9 +1,12 @@
 // The parameter cache. A value is fetched once, then served from memory; once older than its max age it is
 // still served at once while one background refresh, shared by every caller, fetches the new one. Only the
-// very first read of a value waits for the source. A failed refresh keeps the last good value.
+// very first read of a value waits for the source, bounded by the deadline of the request that started it
+// (the source bounds every call by its own timeout too). A failed refresh keeps the last good value and warns;
+// a failed first read is not cached: the next read tries again.
 //
 // The hit path of `get` allocates nothing: the options pick one of four maps instead of building a key,
 // each entry keeps a settled promise of its value to hand out, and the clock is `performance.now()`.
+import { haloContext } from '../context.js'
 import { HALO_ERR_PARAM_INVALID, HALO_ERR_PARAM_NOT_FOUND } from '../errors.js'
 import { envOverrideName, type ParamSource } from './source.js'
 
@@ -56,7 +59,8 @@ class Entry {
   retryAt = 0
   refreshing = false
 
-  constructor (readonly fetch: () => Promise<unknown>) {}
+  /** `signal`: the deadline of the request waiting for a first read; refreshes, waited for by nobody, pass none. */
+  constructor (readonly fetch: (signal?: AbortSignal) => Promise<unknown>) {}
 }
 
 type Entries = Map<string, Entry>
@@ -92,7 +96,7 @@ export class HaloParams {
     const json = options?.transform === 'json'
     const entries = this.#values[(decrypt ? 1 : 0) + (json ? 2 : 0)]
     const entry = entries.get(name)
-    if (entry === undefined) return this.#load(entries, name, () => this.#fetchOne(name, decrypt, json))
+    if (entry === undefined) return this.#load(entries, name, (signal) => this.#fetchOne(name, decrypt, json, signal), requestSignal())
     if (this.#due(entry, options?.maxAge)) this.#refresh(name, entry)
     return entry.promise
   }
@@ -118,9 +122,10 @@ export class HaloParams {
     }
     if (stale.length > 0) this.#refreshMany(entries, stale, decrypt, json)
     if (missing.length > 0) {
-      const batch = this.#fetchMany(missing, decrypt)
+      const signal = requestSignal()
+      const batch = this.#fetchMany(missing, decrypt, signal)
       for (const name of missing) {
-        this.#load(entries, name, () => this.#fetchOne(name, decrypt, json),
+        this.#load(entries, name, (signal) => this.#fetchOne(name, decrypt, json, signal), signal,
           batch.then((values) => decode(name, values.get(name), json)))
       }
     }
@@ -143,7 +148,7 @@ export class HaloParams {
     const entries = this.#paths[(decrypt ? 1 : 0) + (recursive ? 2 : 0)]
     const entry = entries.get(path)
     if (entry === undefined) {
-      return this.#load(entries, path, () => this.#fetchPath(path, recursive, decrypt)) as Promise<Record<string, string>>
+      return this.#load(entries, path, (signal) => this.#fetchPath(path, recursive, decrypt, signal), requestSignal()) as Promise<Record<string, string>>
     }
     if (this.#due(entry, options?.maxAge)) this.#refresh(path, entry)
     return entry.promise as Promise<Record<string, string>>
@@ -165,17 +170,21 @@ export class HaloParams {
     return now - entry.fetchedAt >= (maxAge === undefined ? this.#maxAgeMs : maxAge * 1000) && now >= entry.retryAt
   }
 
-  // A failed first fetch is not cached: the next read tries again.
-  #load (entries: Entries, key: string, fetch: () => Promise<unknown>, first = fetch()): Promise<unknown> {
+  // A failed first fetch is not cached: the next read tries again. One cut short by the deadline of the
+  // request that started it is dropped at that instant, so that the next request does not wait on it.
+  #load (entries: Entries, key: string, fetch: (signal?: AbortSignal) => Promise<unknown>, signal: AbortSignal | undefined, first = fetch(signal)): Promise<unknown> {
     const entry = new Entry(fetch)
     entry.promise = first.then((value) => {
       entry.fetchedAt = this.#clock()
       return value
     }, (error: unknown) => {
-      entries.delete(key)
+      if (entries.get(key) === entry) entries.delete(key)
       throw error
     })
     entries.set(key, entry)
+    signal?.addEventListener('abort', () => {
+      if (entries.get(key) === entry && entry.fetchedAt === Number.POSITIVE_INFINITY) entries.delete(key)
+    }, { once: true })
     return entry.promise
   }
 
@@ -219,11 +228,11 @@ export class HaloParams {
     refresh.then(() => this.#refreshes.delete(refresh))
   }
 
-  async #fetchOne (name: string, decrypt: boolean, json: boolean): Promise<unknown> {
-    return decode(name, this.override(name) ?? await this.#source.getParameter(name, decrypt), json)
+  async #fetchOne (name: string, decrypt: boolean, json: boolean, signal?: AbortSignal): Promise<unknown> {
+    return decode(name, this.override(name) ?? await this.#source.getParameter(name, decrypt, signal), json)
   }
 
-  async #fetchMany (names: string[], decrypt: boolean): Promise<Map<string, string>> {
+  async #fetchMany (names: string[], decrypt: boolean, signal?: AbortSignal): Promise<Map<string, string>> {
     const values = new Map<string, string>()
     const remote: string[] = []
     for (const name of names) {
@@ -232,15 +241,20 @@ export class HaloParams {
       else values.set(name, override)
     }
     if (remote.length > 0) {
-      for (const [name, value] of await this.#source.getParameters(remote, decrypt)) values.set(name, value)
+      for (const [name, value] of await this.#source.getParameters(remote, decrypt, signal)) values.set(name, value)
     }
     return values
   }
 
-  async #fetchPath (path: string, recursive: boolean, decrypt: boolean): Promise<Record<string, string>> {
-    const values = await this.#source.getParametersByPath(path, recursive, decrypt)
+  async #fetchPath (path: string, recursive: boolean, decrypt: boolean, signal?: AbortSignal): Promise<Record<string, string>> {
+    const values = await this.#source.getParametersByPath(path, recursive, decrypt, signal)
     return Object.fromEntries([...values].map(([name, value]) => [name, this.override(name) ?? value]))
   }
+}
+
+/** The deadline signal of the request this read runs in, if any. */
+function requestSignal (): AbortSignal | undefined {
+  return haloContext()?.deadline?.signal
 }
 
 function decode (name: string, raw: string | undefined, json: boolean): unknown {

@@ -3,13 +3,14 @@
 import { readFile } from 'node:fs/promises'
 import { HALO_ERR_PARAM_INVALID, HALO_ERR_PARAM_NOT_FOUND, errorMessage } from '../errors.js'
 
+/** `signal`, when given, is the deadline of the request waiting for the answer: a remote source gives up then. */
 export interface ParamSource {
   /** One value; rejects with HALO_ERR_PARAM_NOT_FOUND when the parameter does not exist. */
-  getParameter (name: string, decrypt: boolean): Promise<string>
+  getParameter (name: string, decrypt: boolean, signal?: AbortSignal): Promise<string>
   /** Values by name, however many names there are; names that do not exist are absent from the result. */
-  getParameters (names: readonly string[], decrypt: boolean): Promise<Map<string, string>>
+  getParameters (names: readonly string[], decrypt: boolean, signal?: AbortSignal): Promise<Map<string, string>>
   /** Every parameter below `path` (direct children only unless `recursive`), by full name. */
-  getParametersByPath (path: string, recursive: boolean, decrypt: boolean): Promise<Map<string, string>>
+  getParametersByPath (path: string, recursive: boolean, decrypt: boolean, signal?: AbortSignal): Promise<Map<string, string>>
 }
 
 /**

@@ -1,7 +1,7 @@
 // An in-process SSM Parameter Store speaking the AWS JSON 1.1 protocol, so that tests run the real
 // @aws-sdk/client-ssm over HTTP. It keeps SSM's limits (10 names per GetParameters, MaxResults ≤ 10),
 // its errors (`__type` in a 400 body) and SecureString behaviour, and lets a test inject throttling,
-// latency or a hold on every answer, and count the calls per action.
+// latency, a hold on every answer or a hang (no answer ever), and count the calls per action.
 import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -19,6 +19,11 @@ export interface SsmServer {
   readonly calls: Record<SsmAction, number>
   /** Milliseconds every answer waits before being sent. */
   latencyMs: number
+  /**
+   * While true, requests are received and counted but never answered, as by an SSM that accepts connections
+   * and hangs. Setting it back to false answers later requests; the hung ones stay unanswered until `close()`.
+   */
+  hanging: boolean
   put (name: string, value: string, type?: SsmParameterType): void
   /** The next `count` requests fail with this error type (default `ThrottlingException`, which the SDK retries). */
   failNext (count: number, errorType?: string): void
@@ -129,6 +134,7 @@ export async function startSsmServer (): Promise<SsmServer> {
       return
     }
     calls[action]++
+    if (server.hanging) return
     if (server.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, server.latencyMs))
     await hold
     if (failures > 0) {
@@ -153,6 +159,7 @@ export async function startSsmServer (): Promise<SsmServer> {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
     calls,
     latencyMs: 0,
+    hanging: false,
     put (name, value, type = 'String') { store(name, value, type) },
     failNext (count, errorType = 'ThrottlingException') {
       failures = count

@@ -18,6 +18,11 @@ await app.register(idempotencyPlugin, {
 // @ts-expect-error the namespace is a string
 await app.register(idempotencyPlugin, { namespace: 7 })
 await app.register(idempotencyPlugin, { store: new MemoryIdempotencyStore({ maxEntries: 100 }), key: 'payload' })
+const bounded = new MemoryIdempotencyStore({ maxEntries: 100, maxBytes: 16 * 1024 * 1024 })
+await app.register(idempotencyPlugin, { store: bounded })
+bounded.bytes.toFixed()
+// @ts-expect-error maxBytes is a number of bytes
+await app.register(idempotencyPlugin, { store: new MemoryIdempotencyStore({ maxBytes: '16 MiB' }) })
 // @ts-expect-error store is 'memory' or an IdempotencyStore
 await app.register(idempotencyPlugin, { store: 'dynamodb' })
 // @ts-expect-error key is 'header', 'payload' or a function

@@ -27,6 +27,9 @@ const missing: Config = { db: { url: 'postgres://db', pool: 5 }, hosts: [] }
 const app = Fastify()
 await app.register(paramsPlugin, { file: 'params.local.json', path: '/booking/local', schema, maxAge: 60 })
 await app.register(paramsPlugin, { client: undefined, region: 'eu-west-1', endpoint: 'http://localhost:4566' })
+await app.register(paramsPlugin, { region: 'eu-west-1', timeoutMs: 1_000 })
+// @ts-expect-error timeoutMs is a number of milliseconds
+await app.register(paramsPlugin, { timeoutMs: '1s' })
 // @ts-expect-error unknown option
 await app.register(paramsPlugin, { pth: '/booking' })
 // @ts-expect-error maxAge is a number of seconds
