@@ -25,7 +25,7 @@ export function codeBlockAfter (markdown: string, marker: string, language: stri
   const start = markdown.indexOf(marker)
   if (start === -1) throw new Error(`no "${marker}" in the text`)
   const open = markdown.indexOf('```' + language + '\n', start)
-  const close = markdown.indexOf('\n```', open + 1)
+  const close = markdown.indexOf('```', open + 3)
   if (open === -1 || close === -1) throw new Error(`no ${language} block after "${marker}"`)
-  return markdown.slice(open + language.length + 4, close + 1)
+  return markdown.slice(open + language.length + 4, close)
 }
