@@ -15,6 +15,9 @@ const requireFromRoot = createRequire(join(root, 'package.json'))
 const versionOf = (name: string): string => (requireFromRoot(`${name}/package.json`) as { version: string }).version
 const SOURCES = ['package.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'index.ts', 'lib', 'plugins']
 
+// Building with tsc and installing with npm take minutes on a busy machine, more than .taprc's default.
+t.setTimeout(600_000)
+
 const work = await mkdtemp(join(tmpdir(), 'fastify-halo-pack-'))
 const clone = join(work, 'clone')
 const project = join(work, 'project')
