@@ -2,5 +2,5 @@ import neostandard from 'neostandard'
 
 export default neostandard({
   ts: true,
-  ignores: ['.ci/.node/**', 'dist/**', 'coverage/**', '.tap/**', 'node_modules/**']
+  ignores: ['.ci/.node/**', 'dist/**', 'build/**', 'bench/.cold-start/**', 'coverage/**', '.tap/**', 'node_modules/**']
 })

@@ -7,11 +7,11 @@ import type { AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { buildTravelApp, BOOK_STATES, PARTNERS_URL_PARAM, type TravelAppOptions } from '../examples/travel/app.js'
+import { buildTravelApp, BOOK_STATES, type TravelAppOptions } from '../examples/travel/app.js'
 import type { Ledgers, PartnerBooking } from '../examples/travel/partners.js'
 import { httpApiEvent, lambdaContext } from './helpers/lambda.js'
 import { captureLogs, type LogCapture, type LogLine } from './helpers/logs.js'
-import { startSsmServer } from './helpers/ssm-server.js'
+import { deployTravel } from './helpers/travel-deployment.js'
 
 const TRIP = { traveller: 'Ada Lovelace', destination: 'Lisbon' }
 
@@ -147,19 +147,11 @@ t.test('partners replay a repeated idempotency key; bad requests are answered as
   t.match(await unknown.json(), { code: 'TRAVEL_ERR_BOOKING_NOT_FOUND', detail: 'No booking no-such-saga' })
 })
 
-t.test('on Lambda: the same bookings through createLambdaHandler and an HTTP API event, the partners\' URL read from SSM', async (t) => {
+t.test('on Lambda: the same bookings through createLambdaHandler and an HTTP API event, on DynamoDB and with the partners\' URL read from SSM', async (t) => {
   const partners = await startTravel(t)
-  const ssm = await startSsmServer()
-  t.teardown(() => ssm.close())
-  ssm.put(PARTNERS_URL_PARAM, `${partners.url}/partners`)
-  const environment = {
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_SSM: ssm.url,
-    AWS_ACCESS_KEY_ID: 'AKIDTEST',
-    AWS_SECRET_ACCESS_KEY: 'test-secret',
-    // The handler's app logs to standard output, which is tap's; its partners' lines are captured.
-    LOG_LEVEL: 'silent'
-  }
+  const { env, ssm } = await deployTravel(t, `${partners.url}/partners`)
+  // The handler's app logs to standard output, which is tap's; its partners' lines are captured.
+  const environment = { ...env, LOG_LEVEL: 'silent' }
   const saved = Object.fromEntries(Object.keys(environment).map((name) => [name, process.env[name]]))
   // The SDK reads them when it first calls SSM, so they stay until the test ends.
   Object.assign(process.env, environment)
@@ -175,7 +167,7 @@ t.test('on Lambda: the same bookings through createLambdaHandler and an HTTP API
     method: 'POST', path: '/bookings', query, requestId, headers: { 'content-type': 'application/json' }, body: JSON.stringify(TRIP)
   })
   const booked = await handler(event('apigw-booked'), lambdaContext())
-  t.equal(booked.statusCode, 201)
+  t.equal(booked.statusCode, 201, booked.body)
   const { sagaId } = JSON.parse(booked.body)
   const bookedLines = requestLines(partners.logs)
   t.same(partnerMessages(bookedLines), ['hotel booked', 'flight booked', 'car booked'])

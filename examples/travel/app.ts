@@ -1,29 +1,38 @@
 // The travel-booking service of the seed's saga: `POST /bookings` books a hotel, a flight and a car with
 // three partners over HTTP and, when one refuses, cancels what was booked. The same app runs locally
 // (server.ts) and on Lambda (lambda.ts).
-import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
 import { Type, type Static } from '@sinclair/typebox'
 import halo, {
   haloContext, haloServerOptions,
-  type ParamsOptions, type ProblemDetails, type SagaApi, type SagaApis, type SagaStepContext
+  type IdempotencyStore, type ParamsOptions, type ProblemDetails, type SagaApi, type SagaApis, type SagaLog, type SagaStepContext
 } from '../../index.js'
+// Imported, not read from disk: a bundle (README, "On Lambda") then carries it, with nothing beside it to ship.
+import travelSaga from './travel-saga.json' with { type: 'json' }
 import { TRAVEL_ERR_BOOKING_NOT_FOUND, TRAVEL_ERR_PARTNER_REFUSED } from './errors.js'
 import { emptyLedgers, partnerRoutes, type Partner } from './partners.js'
 
 export const SAGA = 'travel'
+/** Where the service's parameters are, unless `paramsPath` says otherwise (on Lambda: `PARAMS_PATH`). */
+export const PARAMS_PATH = '/travel'
 /**
- * Where the partners are: a path on this very server (params.local.json: `/partners`), or their URL
- * (SSM on Lambda). `HALO_PARAM_TRAVEL_PARTNERS_URL` overrides either.
+ * Where the partners are, under the parameters' path: a path on this very server (params.local.json:
+ * `/partners`), or their URL (SSM on Lambda). `HALO_PARAM_TRAVEL_PARTNERS_URL` overrides either locally.
  */
-export const PARTNERS_URL_PARAM = '/travel/partners-url'
+export const PARTNERS_URL_NAME = 'partners-url'
 export const BOOK_STATES = ['BookHotel', 'BookFlight', 'BookRental'] as const
 
 export interface TravelAppOptions {
   /** Where the parameters are read. Default: params.local.json beside this file. */
   params?: ParamsOptions
+  /** The path of the service's parameters. Default `PARAMS_PATH`. */
+  paramsPath?: string
+  /** Default: the memory store, lost with the process. */
+  idempotencyStore?: IdempotencyStore
+  /** Default: the memory log, lost with the process. */
+  sagaLog?: SagaLog
   /** Where log lines go. Default: standard output. */
   logStream?: DestinationStream
 }
@@ -99,8 +108,13 @@ function ownUrl (app: FastifyInstance): string | undefined {
 
 export async function buildTravelApp (options: TravelAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify(haloServerOptions({ service: 'travel', stream: options.logStream }))
-  await app.register(halo, { params: options.params ?? { file: fileURLToPath(new URL('params.local.json', import.meta.url)) } })
-  app.saga.load(SAGA, JSON.parse(readFileSync(new URL('travel-saga.json', import.meta.url), 'utf8')), apis)
+  await app.register(halo, {
+    params: options.params ?? { file: fileURLToPath(new URL('params.local.json', import.meta.url)) },
+    idempotency: { store: options.idempotencyStore ?? 'memory' },
+    saga: { log: options.sagaLog ?? 'memory' }
+  })
+  app.saga.load(SAGA, travelSaga, apis)
+  const partnersUrlParam = `${options.paramsPath ?? PARAMS_PATH}/${PARTNERS_URL_NAME}`
 
   await app.register(partnerRoutes, { prefix: '/partners', ledgers: emptyLedgers() })
 
@@ -110,7 +124,7 @@ export async function buildTravelApp (options: TravelAppOptions = {}): Promise<F
     const { traveller, destination } = request.body
     const fail = request.query.fail ?? request.body.fail
     const payloads = Object.fromEntries(BOOK_STATES.map((state) => [state, { traveller, destination, simulateSoldOut: state === fail }]))
-    const partnersUrl = new URL(await app.params.get(PARTNERS_URL_PARAM), ownUrl(app)).href
+    const partnersUrl = new URL(await app.params.get(partnersUrlParam), ownUrl(app)).href
     // A SagaRollback thrown here answers 500 HALO_ERR_SAGA_ROLLBACK, naming the state that failed.
     const { sagaId, results } = await app.saga.run(SAGA, { payloads, context: { partnersUrl } satisfies TripContext })
     return reply.code(201).send({ sagaId, results })

@@ -81,14 +81,17 @@ export interface SagaGraph {
 }
 
 // The definition as a whole is checked with the States left open, then each state against the schema
-// of its own Type: union errors would not say which state is wrong.
-const checkTopLevel = TypeCompiler.Compile(Type.Object({
-  ...SagaDefinitionSchema.properties,
-  States: Type.Record(Type.String({ minLength: 1 }), Type.Unknown(), { minProperties: 1 })
-}, { additionalProperties: false }))
-const checkState: Record<string, TypeCheck<TSchema>> = {
-  Task: TypeCompiler.Compile(SagaTaskStateSchema),
-  Fail: TypeCompiler.Compile(SagaFailStateSchema)
+// of its own Type: union errors would not say which state is wrong. Compiled when the first definition is
+// loaded, not at import: an app that loads no saga never pays for the compilation (a cold start does).
+let checkers: { topLevel: TypeCheck<TSchema>, state: Record<string, TypeCheck<TSchema>> } | undefined
+function definitionCheckers (): NonNullable<typeof checkers> {
+  return (checkers ??= {
+    topLevel: TypeCompiler.Compile(Type.Object({
+      ...SagaDefinitionSchema.properties,
+      States: Type.Record(Type.String({ minLength: 1 }), Type.Unknown(), { minProperties: 1 })
+    }, { additionalProperties: false })),
+    state: { Task: TypeCompiler.Compile(SagaTaskStateSchema), Fail: TypeCompiler.Compile(SagaFailStateSchema) }
+  })
 }
 
 function refuse (sagaName: string, problem: string): never {
@@ -102,7 +105,8 @@ export function firstSchemaError (checker: TypeCheck<TSchema>, value: unknown): 
 }
 
 function checkShape (sagaName: string, definition: unknown): SagaDefinition {
-  const topLevelError = firstSchemaError(checkTopLevel, definition)
+  const { topLevel, state: checkState } = definitionCheckers()
+  const topLevelError = firstSchemaError(topLevel, definition)
   if (topLevelError !== undefined) refuse(sagaName, topLevelError)
   for (const [stateName, state] of Object.entries((definition as { States: Record<string, unknown> }).States)) {
     const type = (state as { Type?: unknown } | null)?.Type
