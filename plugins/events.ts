@@ -2,7 +2,7 @@
 // gives each request its record; `recordDispatcher` (used by createLambdaHandler) hands each record of an
 // event to its route as a POST, through every hook, and turns the outcomes into the handler's answer.
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, LightMyRequestResponse, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { CORRELATION_ID_HEADER } from '../lib/correlation.js'
 import { HALO_ERR_EVENT_ROUTE, HALO_ERR_NOT_FOUND, HALO_ERR_OPTION, errorMessage } from '../lib/errors.js'
 import {
@@ -88,6 +88,19 @@ export function recordDispatcher (app: FastifyInstance, routes: EventRoutes): Re
   const concurrency = routes.concurrency ?? 10
   const marginMs = routes.marginMs ?? 500
 
+  /**
+   * Injected with a callback: the promise form dispatches only when awaited, outside the record's
+   * invocation context, so the request would not see its record.
+   */
+  function injectRecord (url: string, headers: Record<string, string>, payload: string): Promise<LightMyRequestResponse> {
+    return new Promise((resolve, reject) => {
+      app.inject({ method: 'POST', url, headers, payload }, (error, response) => {
+        if (error === null || error === undefined) resolve(response as LightMyRequestResponse)
+        else reject(error)
+      })
+    })
+  }
+
   async function runRecord (source: EventSourceName, route: EventRoute, record: unknown, invocation: LambdaInvocation): Promise<boolean> {
     const message = recordMessage(source, record)
     const headers = message.headers
@@ -99,10 +112,7 @@ export function recordDispatcher (app: FastifyInstance, routes: EventRoutes): Re
     const fields = { ...invocation.logFields, recordId: message.id, eventSource: source }
     try {
       const url = typeof route === 'string' ? route : route(record)
-      const response = await lambdaInvocationStorage.run(
-        recordInvocation(invocation, { source, record, id: message.id }),
-        () => app.inject({ method: 'POST', url, headers, payload: message.payload })
-      )
+      const response = await lambdaInvocationStorage.run(recordInvocation(invocation, { source, record, id: message.id }), injectRecord, url, headers, message.payload)
       if (response.statusCode >= 200 && response.statusCode < 300) return true
       app.log.error({ ...fields, correlationId: response.headers[CORRELATION_ID_HEADER], url, statusCode: response.statusCode }, 'record failed')
     } catch (error) {
