@@ -7,6 +7,7 @@ import {
   dynamodbRecord, eventBridgeEvent, kinesisEvent, s3Event, scheduledEvent, snsEvent, sqsEvent
 } from './helpers/events.js'
 import { createLambdaHandler, type EventRoutes } from '../index.js'
+import type { LambdaResponse } from '@fastify/aws-lambda'
 
 interface Seen {
   body: unknown
@@ -173,13 +174,13 @@ t.test('an event route serves only records on Lambda, and is a plain POST route 
   const { app } = await buildApp({}, recordingRoutes(seen, ['/notifications', '/other']))
   t.teardown(() => app.close())
   const handler = createLambdaHandler(app, { events: { sqs: '/notifications' } })
-  const http = await handler(httpApiEvent({ method: 'POST', path: '/notifications', headers: { 'content-type': 'application/json' }, body: '{"a":1}' }), lambdaContext())
+  const http = await handler(httpApiEvent({ method: 'POST', path: '/notifications', headers: { 'content-type': 'application/json' }, body: '{"a":1}' }), lambdaContext()) as LambdaResponse
   t.equal(http.statusCode, 404)
   t.match(JSON.parse(http.body), { code: 'HALO_ERR_NOT_FOUND', status: 404 })
   t.ok(http.headers['x-correlation-id'])
-  const withQuery = await handler(restApiEvent({ method: 'POST', path: '/notifications', query: { x: '1' }, headers: { 'content-type': 'application/json' }, body: '{}' }), lambdaContext())
+  const withQuery = await handler(restApiEvent({ method: 'POST', path: '/notifications', query: { x: '1' }, headers: { 'content-type': 'application/json' }, body: '{}' }), lambdaContext()) as LambdaResponse
   t.equal(withQuery.statusCode, 404)
-  t.equal((await handler(httpApiEvent({ method: 'POST', path: '/other', headers: { 'content-type': 'application/json' }, body: '{}' }), lambdaContext())).statusCode, 200, 'other routes still serve HTTP')
+  t.equal((await handler(httpApiEvent({ method: 'POST', path: '/other', headers: { 'content-type': 'application/json' }, body: '{}' }), lambdaContext()) as LambdaResponse).statusCode, 200, 'other routes still serve HTTP')
   t.equal(seen.length, 1)
 
   const local = await app.inject({ method: 'POST', url: '/notifications', payload: { a: 1 } })

@@ -40,7 +40,7 @@ export function sqsEvent (messages: SqsMessage[], queue?: string): { Records: Ar
   return { Records: messages.map((message) => sqsRecord(message, queue)) }
 }
 
-export function snsEvent (message: string, attributes: Record<string, string> = {}, messageId = randomUUID()): Record<string, unknown> {
+export function snsEvent (message: string, attributes: Record<string, string> = {}, messageId: string = randomUUID()): Record<string, unknown> {
   return {
     Records: [{
       EventVersion: '1.0',
@@ -63,7 +63,7 @@ export function snsEvent (message: string, attributes: Record<string, string> = 
   }
 }
 
-export function eventBridgeEvent (detail: unknown, detailType = 'TripBooked', id = randomUUID()): Record<string, unknown> {
+export function eventBridgeEvent (detail: unknown, detailType = 'TripBooked', id: string = randomUUID()): Record<string, unknown> {
   return {
     version: '0',
     id,
@@ -78,7 +78,7 @@ export function eventBridgeEvent (detail: unknown, detailType = 'TripBooked', id
 }
 
 /** A scheduled rule's event: EventBridge's shape with an empty detail. */
-export function scheduledEvent (id = randomUUID()): Record<string, unknown> {
+export function scheduledEvent (id: string = randomUUID()): Record<string, unknown> {
   return { ...eventBridgeEvent({}, 'Scheduled Event', id), source: 'aws.events', resources: [`arn:aws:events:${REGION}:${ACCOUNT}:rule/nightly`] }
 }
 
@@ -134,7 +134,7 @@ export function dynamodbRecord (change: DynamoDBChange): Record<string, unknown>
   }
 }
 
-export function s3Event (key: string, sequencer = '0A1B2C3D4E5F678901'): Record<string, unknown> {
+export function s3Event (key: string, sequencer = '0A1B2C3D4E5F678901'): { Records: Array<Record<string, unknown>> } {
   return {
     Records: [{
       eventVersion: '2.1',
