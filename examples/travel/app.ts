@@ -12,6 +12,7 @@ import halo, {
 } from '../../index.js'
 import { TRAVEL_ERR_BOOKING_NOT_FOUND, TRAVEL_ERR_PARTNER_REFUSED } from './errors.js'
 import { emptyLedgers, partnerRoutes, type Partner } from './partners.js'
+import { tripBookedNotifications } from './trip-booked.js'
 
 export const SAGA = 'travel'
 /**
@@ -26,6 +27,8 @@ export interface TravelAppOptions {
   params?: ParamsOptions
   /** Where log lines go. Default: standard output. */
   logStream?: DestinationStream
+  /** The SQS queue of TripBooked messages. Default: `TRIP_BOOKED_QUEUE_URL`, else the local stand-in. */
+  tripBookedQueueUrl?: string
 }
 
 const BookState = Type.Unsafe<typeof BOOK_STATES[number]>({ type: 'string', enum: [...BOOK_STATES] })
@@ -103,6 +106,7 @@ export async function buildTravelApp (options: TravelAppOptions = {}): Promise<F
   app.saga.load(SAGA, JSON.parse(readFileSync(new URL('travel-saga.json', import.meta.url), 'utf8')), apis)
 
   await app.register(partnerRoutes, { prefix: '/partners', ledgers: emptyLedgers() })
+  const publishTripBooked = await tripBookedNotifications(app, options.tripBookedQueueUrl ?? process.env.TRIP_BOOKED_QUEUE_URL)
 
   app.post<{ Body: BookingBody, Querystring: BookingQuery }>('/bookings', {
     schema: { body: BookingBodySchema, querystring: BookingQuerySchema }
@@ -113,6 +117,7 @@ export async function buildTravelApp (options: TravelAppOptions = {}): Promise<F
     const partnersUrl = new URL(await app.params.get(PARTNERS_URL_PARAM), ownUrl(app)).href
     // A SagaRollback thrown here answers 500 HALO_ERR_SAGA_ROLLBACK, naming the state that failed.
     const { sagaId, results } = await app.saga.run(SAGA, { payloads, context: { partnersUrl } satisfies TripContext })
+    await publishTripBooked({ type: 'TripBooked', sagaId, traveller, destination })
     return reply.code(201).send({ sagaId, results })
   })
 
