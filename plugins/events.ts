@@ -95,7 +95,7 @@ export function recordDispatcher (app: FastifyInstance, routes: EventRoutes): Re
   function injectRecord (url: string, headers: Record<string, string>, payload: string): Promise<LightMyRequestResponse> {
     return new Promise((resolve, reject) => {
       app.inject({ method: 'POST', url, headers, payload }, (error, response) => {
-        if (error === null || error === undefined) resolve(response as LightMyRequestResponse)
+        if (error == null) resolve(response as LightMyRequestResponse)
         else reject(error)
       })
     })

@@ -224,6 +224,16 @@ t.test('a source without a route is logged and thrown; function routes choose pe
   await t.rejects(plain(sqsEvent([{ body: '1' }]), lambdaContext()), { code: 'HALO_ERR_EVENT_ROUTE' })
 })
 
+t.test('a record that cannot be injected (the app is closing) is reported failed', async (t) => {
+  const { app, logs } = await buildApp({}, (app) => { app.post('/sqs', async () => ({})) })
+  const handler = createLambdaHandler(app, { events: { sqs: '/sqs' } })
+  t.same(await handler(sqsEvent([{ body: '1' }]), lambdaContext()), { batchItemFailures: [] })
+  await app.close()
+  const event = sqsEvent([{ body: '1' }])
+  t.same(await handler(event, lambdaContext()), { batchItemFailures: [{ itemIdentifier: event.Records[0]!.messageId }] })
+  t.ok(logs.lines.some((line) => line.level === 'error' && line.recordId === event.Records[0]!.messageId && String(line.msg).startsWith('record failed: ')))
+})
+
 t.test('events options are checked when the handler is made', async (t) => {
   const { app } = await buildApp()
   t.teardown(() => app.close())

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SQSClient, SendMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs'
+import { GetQueueUrlCommand, SQSClient, SendMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs'
 import { SNSClient, PublishCommand, PublishBatchCommand } from '@aws-sdk/client-sns'
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge'
 import { KinesisClient, PutRecordCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis'
@@ -58,6 +58,7 @@ t.test('the real SDK clients send the correlation headers inside a request and n
     await kinesis.send(new PutRecordsCommand({ StreamName: 's', Records: [{ PartitionKey: 'p', Data: Buffer.from('not json') }, { PartitionKey: 'p', Data: new TextEncoder().encode('{"n":2}') }] }))
     await lambda.send(new InvokeCommand({ FunctionName: 'notify', Payload: '{"trip":1}' }))
     await sfn.send(new StartExecutionCommand({ stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:travel', input: '{"trip":1}' }))
+    await sqs.send(new GetQueueUrlCommand({ QueueName: 'q' }))
   }
 
   const { app, logs } = await buildApp({}, (app) => {
@@ -94,6 +95,7 @@ t.test('the real SDK clients send the correlation headers inside a request and n
   t.same(JSON.parse(json), { n: 2, __context__: FORWARDED }, 'Kinesis PutRecords')
   t.same(JSON.parse(invoke!.body), { trip: 1, __context__: FORWARDED }, 'Lambda Invoke payload')
   t.same(JSON.parse(JSON.parse(start!.body).input), { trip: 1, __context__: FORWARDED }, 'Step Functions input')
+  t.same(JSON.parse(standIn.requests[11]!.body), { QueueName: 'q' }, 'other commands are sent as they are')
 
   standIn.requests.length = 0
   await sendAll()
