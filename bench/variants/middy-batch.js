@@ -17,19 +17,25 @@ export async function createSqsHandler () {
   logger.console = new Console({ stdout: process.stdout, stderr: process.stdout })
   const processor = new BatchProcessor(EventType.SQS)
 
+  // Keys on the one logger rather than a child per record (a child writes to stderr again): the handler
+  // never awaits, so no other record's keys can come in between.
   async function recordHandler (record) {
     const started = performance.now()
     const correlationId = record.messageAttributes['x-correlation-id']?.stringValue ?? record.messageId
-    const recordLogger = logger.createChild({ persistentKeys: { correlationId, recordId: record.messageId } })
-    recordLogger.info('incoming record')
-    const order = JSON.parse(record.body)
-    recordLogger.info('order received', { item: order.item, quantity: order.quantity })
-    if (order.n % 10 === 3) {
-      recordLogger.error('record failed', { statusCode: 500 })
-      throw new Error(`order ${order.n} failed`)
+    logger.appendKeys({ correlationId, recordId: record.messageId })
+    try {
+      logger.info('incoming record')
+      const order = JSON.parse(record.body)
+      logger.info('order received', { item: order.item, quantity: order.quantity })
+      if (order.n % 10 === 3) {
+        logger.error('record failed', { statusCode: 500 })
+        throw new Error(`order ${order.n} failed`)
+      }
+      logger.info('record completed', { responseTime: performance.now() - started })
+      return { accepted: order.n }
+    } finally {
+      logger.removeKeys(['correlationId', 'recordId'])
     }
-    recordLogger.info('record completed', { responseTime: performance.now() - started })
-    return { accepted: order.n }
   }
 
   return middy(async (event, context) => await processPartialResponse(event, recordHandler, processor, { context }))
