@@ -14,6 +14,7 @@ import { httpApiEvent, lambdaContext } from './helpers/lambda.js'
 import type { LambdaResponse } from '@fastify/aws-lambda'
 import { captureLogs, type LogCapture, type LogLine } from './helpers/logs.js'
 import { startSsmServer } from './helpers/ssm-server.js'
+import { startAwsStandIn, TEST_CREDENTIALS } from './helpers/aws-stand-in.js'
 
 const TRIP = { traveller: 'Ada Lovelace', destination: 'Lisbon' }
 
@@ -134,6 +135,25 @@ t.test('a partner that refuses rolls the booking back: 500 problem+json naming t
   const first = await post(`${url}/bookings`, { ...TRIP, fail: 'BookHotel' })
   t.match(first.body, { code: 'HALO_ERR_SAGA_ROLLBACK', failedState: 'BookHotel', compensated: ['CancelHotel'] }, 'the body flag works as ?fail=')
   t.same(bookingsOf(await ledgers(url), first.body.sagaId), { hotel: [], flight: [], car: [] }, 'nothing was booked')
+})
+
+t.test('with a queue configured, TripBooked goes to SQS with the booking\'s correlation ids as message attributes', async (t) => {
+  const sqs = await startAwsStandIn()
+  t.teardown(() => sqs.close())
+  const saved = { AWS_REGION: process.env.AWS_REGION, AWS_ENDPOINT_URL_SQS: process.env.AWS_ENDPOINT_URL_SQS, AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY }
+  Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SQS: sqs.endpoint, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey })
+  t.teardown(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  })
+  const { url } = await startTravel(t, { tripBookedQueueUrl: `${sqs.endpoint}/123456789012/trip-booked` })
+  const { status, body } = await post(`${url}/bookings`, TRIP, { 'x-correlation-id': 'trip-queued' })
+  t.equal(status, 201)
+  const [sent] = sqs.requests.map((request) => JSON.parse(request.body))
+  t.match(JSON.parse(sent.MessageBody), { type: 'TripBooked', sagaId: body.sagaId, ...TRIP })
+  t.match(sent.MessageAttributes, { 'x-correlation-id': { DataType: 'String', StringValue: 'trip-queued' }, 'call-chain-length': { StringValue: '1' } })
 })
 
 t.test('partners replay a repeated idempotency key; bad requests are answered as problem+json', async (t) => {
