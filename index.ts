@@ -26,7 +26,10 @@ export {
   type SagaDefinition, type SagaApi, type SagaApis, type SagaStepContext, type SagaLog, type SagaRecord,
   type DynamoDBSagaLogOptions, type RecoverySummary
 } from './lib/saga/index.js'
-export { createLambdaHandler, type LambdaHandlerOptions, type HaloLambdaHandler } from './plugins/lambda.js'
+export { createLambdaHandler, type LambdaHandlerOptions, type HaloLambdaHandler, type EventAnswer } from './plugins/lambda.js'
+export { eventsPlugin, type EventRoutes, type EventRoute } from './plugins/events.js'
+export type { EventSourceName, EventBatchResponse } from './lib/events/index.js'
+export { forwardCorrelation, type ForwardableClient } from './lib/aws/index.js'
 export { haloContext, type HaloContext, type Deadline, type HaloLogger } from './lib/context.js'
 export type { LambdaContextLike } from './lib/lambda.js'
 export type { FetchPolicy } from './lib/fetch.js'

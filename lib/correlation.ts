@@ -8,8 +8,15 @@ export const CORRELATION_HEADER_PREFIX = 'x-correlation-'
 export const CALL_CHAIN_LENGTH_HEADER = 'call-chain-length'
 export const DEBUG_LOG_HEADER = 'debug-log-enabled'
 export const MAX_CORRELATION_ID_LENGTH = 128
+/** The member of a JSON payload (EventBridge detail, Kinesis data, Lambda and Step Functions input) that carries the correlation headers. */
+export const CORRELATION_CONTEXT_FIELD = '__context__'
 /** More x-correlation-* headers than this are not forwarded: a caller must not make us amplify headers. */
 export const MAX_FORWARDED_CORRELATION_HEADERS = 32
+
+/** Whether a header (or message attribute) is one that follows a call: x-correlation-*, call-chain-length, debug-log-enabled. */
+export function isCorrelationHeader (name: string): boolean {
+  return name.startsWith(CORRELATION_HEADER_PREFIX) || name === CALL_CHAIN_LENGTH_HEADER || name === DEBUG_LOG_HEADER
+}
 
 /**
  * Why a header value cannot be used as a correlation id, or undefined when it can. Values are kept to

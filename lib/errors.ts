@@ -62,6 +62,17 @@ export const HALO_ERR_SAGA_DEFINITION = createError<'HALO_ERR_SAGA_DEFINITION', 
 export const HALO_ERR_SAGA_CONFLICT = createError<'HALO_ERR_SAGA_CONFLICT', 409, [string]>(
   'HALO_ERR_SAGA_CONFLICT', 'Saga %s is held by another run or recoverer, or its id is taken', 409)
 
+/** An event arrived from a source that `createLambdaHandler`'s `events` maps to no route. Argument: the source. */
+export const HALO_ERR_EVENT_ROUTE = createError<'HALO_ERR_EVENT_ROUTE', 500, [string]>(
+  'HALO_ERR_EVENT_ROUTE', 'No route for %s events: map the source to a route in createLambdaHandler options.events', 500)
+
+/**
+ * Records of an asynchronous invocation (SNS, EventBridge, S3) failed: thrown so that Lambda retries the
+ * event and then sends it to its on-failure destination. Arguments: failed, total, source.
+ */
+export const HALO_ERR_RECORD_FAILED = createError<'HALO_ERR_RECORD_FAILED', 500, [number, number, string]>(
+  'HALO_ERR_RECORD_FAILED', '%d of %d %s records failed', 500)
+
 /** A plugin option is wrong; raised by `register`. Argument: the plugin, the option and why. */
 export const HALO_ERR_OPTION = createError<'HALO_ERR_OPTION', 500, [string]>(
   'HALO_ERR_OPTION', '%s', 500)
@@ -140,6 +151,8 @@ export const errorCodes = {
   HALO_ERR_SAGA_DEFINITION,
   HALO_ERR_SAGA_CONFLICT,
   HALO_ERR_SAGA_TASK,
+  HALO_ERR_EVENT_ROUTE,
+  HALO_ERR_RECORD_FAILED,
   HALO_ERR_OPTION
 }
 

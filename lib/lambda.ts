@@ -2,6 +2,7 @@
 // the event's request id, log lines carry the function's fields, and the deadline counts down from the
 // context's remaining time. Locally there is no invocation and every reader gets undefined.
 import { AsyncLocalStorage } from 'node:async_hooks'
+import type { EventSourceName } from './events/records.js'
 
 /** The parts of the Lambda context object that Halo reads. */
 export interface LambdaContextLike {
@@ -18,6 +19,15 @@ export interface LambdaLogFields {
   functionName: string
   functionVersion: string
   coldStart: boolean
+  /** The record's own id, on the lines of a request that serves a queue, topic, stream or bus record. */
+  recordId?: string
+}
+
+/** The record a request serves, when the invocation hands records to routes. */
+export interface InvocationRecord {
+  readonly source: EventSourceName
+  readonly record: unknown
+  readonly id: string
 }
 
 export interface LambdaInvocation {
@@ -25,6 +35,10 @@ export interface LambdaInvocation {
   readonly context: LambdaContextLike
   readonly coldStart: boolean
   readonly logFields: LambdaLogFields
+  /** Set while one record of the event goes through its route. */
+  readonly record?: InvocationRecord
+  /** Routes that serve records only: an HTTP event addressed to one gets 404. */
+  readonly eventRoutes?: ReadonlySet<string>
 }
 
 export const lambdaInvocationStorage = new AsyncLocalStorage<LambdaInvocation>()
@@ -37,12 +51,13 @@ export function currentInvocation (): LambdaInvocation | undefined {
   return invocationStarted ? lambdaInvocationStorage.getStore() : undefined
 }
 
-export function createInvocation (event: unknown, context: LambdaContextLike, coldStart: boolean): LambdaInvocation {
+export function createInvocation (event: unknown, context: LambdaContextLike, coldStart: boolean, eventRoutes?: ReadonlySet<string>): LambdaInvocation {
   invocationStarted = true
   return {
     event,
     context,
     coldStart,
+    eventRoutes,
     logFields: {
       awsRequestId: context.awsRequestId,
       functionName: context.functionName,
@@ -50,6 +65,11 @@ export function createInvocation (event: unknown, context: LambdaContextLike, co
       coldStart
     }
   }
+}
+
+/** The invocation as one of its records sees it: the same context and deadline, with the record on every log line. */
+export function recordInvocation (invocation: LambdaInvocation, record: InvocationRecord): LambdaInvocation {
+  return { ...invocation, record, logFields: { ...invocation.logFields, recordId: record.id } }
 }
 
 /** `requestContext.requestId` of API Gateway v1/v2 and Function URL events; undefined for ALB and others. */

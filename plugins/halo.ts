@@ -7,6 +7,7 @@ import { timeoutPlugin, type TimeoutOptions } from './timeout.js'
 import { paramsPlugin, type ParamsOptions } from './params.js'
 import { sagaPlugin, type SagaOptions } from './saga.js'
 import { idempotencyPlugin, type IdempotencyOptions } from './idempotency.js'
+import { eventsPlugin } from './events.js'
 import { validateOptions, anyOf, isObject, oneOf } from '../lib/options.js'
 
 /** One object per part; `false` turns a part off. Every part but params is on by default; params is on when given. */
@@ -33,6 +34,7 @@ const halo: FastifyPluginAsync<HaloOptions> = async (fastify, options) => {
     saga: partOptions
   })
   if (options.correlation !== false) await fastify.register(correlationPlugin, options.correlation ?? {})
+  await fastify.register(eventsPlugin)
   if (options.logging !== false) await fastify.register(loggingPlugin, options.logging ?? {})
   if (options.errors !== false) await fastify.register(errorsPlugin, options.errors ?? {})
   if (options.timeout !== false) await fastify.register(timeoutPlugin, options.timeout ?? {})

@@ -3,6 +3,7 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { setImmediate } from 'node:timers/promises'
 import type { AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
 import { readFile } from 'node:fs/promises'
@@ -10,8 +11,10 @@ import { fileURLToPath } from 'node:url'
 import { buildTravelApp, BOOK_STATES, type TravelAppOptions } from '../examples/travel/app.js'
 import type { Ledgers, PartnerBooking } from '../examples/travel/partners.js'
 import { httpApiEvent, lambdaContext } from './helpers/lambda.js'
+import type { LambdaResponse } from '@fastify/aws-lambda'
 import { captureLogs, type LogCapture, type LogLine } from './helpers/logs.js'
 import { deployTravel } from './helpers/travel-deployment.js'
+import { startAwsStandIn, TEST_CREDENTIALS } from './helpers/aws-stand-in.js'
 
 const TRIP = { traveller: 'Ada Lovelace', destination: 'Lisbon' }
 
@@ -80,11 +83,16 @@ t.test('a booking commits: each partner books once, and booking and partner log 
     BookRentalResult: { id: 'car-1', reference: sagaId, status: 'booked' }
   })
 
+  // TripBooked reaches the notifications route through the local queue, after the booking's answer.
+  while (!logs.lines.some(({ msg }) => msg.startsWith('traveller'))) await setImmediate()
   const lines = requestLines(logs)
-  t.ok(lines.every(({ correlationId }) => correlationId === 'trip-ok'), 'every line of the booking and of its partner calls has its correlation id')
-  t.same(incoming(lines), ['POST /bookings', 'POST /partners/hotel/bookings', 'POST /partners/flight/bookings', 'POST /partners/car/bookings'])
+  t.ok(lines.every(({ correlationId }) => correlationId === 'trip-ok'), 'every line of the booking, its partner calls and its TripBooked consumer has its correlation id')
+  t.same(incoming(lines), ['POST /bookings', 'POST /partners/hotel/bookings', 'POST /partners/flight/bookings', 'POST /partners/car/bookings', 'POST /notifications/trip-booked'])
+  const consumer = lines.filter(({ recordId }) => recordId !== undefined)
+  t.match(consumer.find(({ msg }) => msg.startsWith('traveller')), { msg: 'traveller Ada Lovelace notified of the trip to Lisbon', sagaId, eventSource: 'sqs' })
+  t.equal(consumer.length, 3, 'the consumer\'s lines carry the record id')
   t.same(partnerMessages(lines), ['hotel booked', 'flight booked', 'car booked'])
-  t.same(lines.filter((line) => line.sagaId === sagaId).map(({ event }) => event), ['started', ...BOOK_STATES.flatMap(() => ['step-started', 'step-succeeded']), 'committed'])
+  t.same(lines.filter((line) => line.sagaId === sagaId && line.recordId === undefined).map(({ event }) => event), ['started', ...BOOK_STATES.flatMap(() => ['step-started', 'step-succeeded']), 'committed'])
 
   const ledger = await ledgers(url)
   t.same(bookingsOf(ledger, sagaId), { hotel: [{ id: 'hotel-1', status: 'booked' }], flight: [{ id: 'flight-1', status: 'booked' }], car: [{ id: 'car-1', status: 'booked' }] })
@@ -129,6 +137,25 @@ t.test('a partner that refuses rolls the booking back: 500 problem+json naming t
   t.same(bookingsOf(await ledgers(url), first.body.sagaId), { hotel: [], flight: [], car: [] }, 'nothing was booked')
 })
 
+t.test('with a queue configured, TripBooked goes to SQS with the booking\'s correlation ids as message attributes', async (t) => {
+  const sqs = await startAwsStandIn()
+  t.teardown(() => sqs.close())
+  const saved = { AWS_REGION: process.env.AWS_REGION, AWS_ENDPOINT_URL_SQS: process.env.AWS_ENDPOINT_URL_SQS, AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY }
+  Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SQS: sqs.endpoint, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey })
+  t.teardown(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  })
+  const { url } = await startTravel(t, { tripBookedQueueUrl: `${sqs.endpoint}/123456789012/trip-booked` })
+  const { status, body } = await post(`${url}/bookings`, TRIP, { 'x-correlation-id': 'trip-queued' })
+  t.equal(status, 201)
+  const [sent] = sqs.requests.map((request) => JSON.parse(request.body))
+  t.match(JSON.parse(sent.MessageBody), { type: 'TripBooked', sagaId: body.sagaId, ...TRIP })
+  t.match(sent.MessageAttributes, { 'x-correlation-id': { DataType: 'String', StringValue: 'trip-queued' }, 'call-chain-length': { StringValue: '1' } })
+})
+
 t.test('partners replay a repeated idempotency key; bad requests are answered as problem+json', async (t) => {
   const { url } = await startTravel(t)
   const booking = { reference: 'trip-1', ...TRIP }
@@ -166,7 +193,7 @@ t.test('on Lambda: the same bookings through createLambdaHandler and an HTTP API
   const event = (requestId: string, query?: Record<string, string>) => httpApiEvent({
     method: 'POST', path: '/bookings', query, requestId, headers: { 'content-type': 'application/json' }, body: JSON.stringify(TRIP)
   })
-  const booked = await handler(event('apigw-booked'), lambdaContext())
+  const booked = await handler(event('apigw-booked'), lambdaContext()) as LambdaResponse
   t.equal(booked.statusCode, 201, booked.body)
   const { sagaId } = JSON.parse(booked.body)
   const bookedLines = requestLines(partners.logs)
@@ -175,7 +202,7 @@ t.test('on Lambda: the same bookings through createLambdaHandler and an HTTP API
   t.same(bookingsOf(await ledgers(partners.url), sagaId), { hotel: [{ id: 'hotel-1', status: 'booked' }], flight: [{ id: 'flight-1', status: 'booked' }], car: [{ id: 'car-1', status: 'booked' }] })
 
   const refusedFrom = partners.logs.lines.length
-  const refused = await handler(event('apigw-refused', { fail: 'BookFlight' }), lambdaContext())
+  const refused = await handler(event('apigw-refused', { fail: 'BookFlight' }), lambdaContext()) as LambdaResponse
   t.equal(refused.statusCode, 500)
   t.match(refused.headers, { 'content-type': /^application\/problem\+json/, 'x-correlation-id': 'apigw-refused' })
   t.match(JSON.parse(refused.body), { code: 'HALO_ERR_SAGA_ROLLBACK', traceId: 'apigw-refused', failedState: 'BookFlight', compensated: ['CancelFlight', 'CancelHotel'] })

@@ -13,6 +13,7 @@ import halo, {
 import travelSaga from './travel-saga.json' with { type: 'json' }
 import { TRAVEL_ERR_BOOKING_NOT_FOUND, TRAVEL_ERR_PARTNER_REFUSED } from './errors.js'
 import { emptyLedgers, partnerRoutes, type Partner } from './partners.js'
+import { tripBookedNotifications } from './trip-booked.js'
 
 export const SAGA = 'travel'
 /** Where the service's parameters are, unless `paramsPath` says otherwise (on Lambda: `PARAMS_PATH`). */
@@ -35,6 +36,8 @@ export interface TravelAppOptions {
   sagaLog?: SagaLog
   /** Where log lines go. Default: standard output. */
   logStream?: DestinationStream
+  /** The SQS queue of TripBooked messages. Default: `TRIP_BOOKED_QUEUE_URL`, else the local stand-in. */
+  tripBookedQueueUrl?: string
 }
 
 const BookState = Type.Unsafe<typeof BOOK_STATES[number]>({ type: 'string', enum: [...BOOK_STATES] })
@@ -117,6 +120,7 @@ export async function buildTravelApp (options: TravelAppOptions = {}): Promise<F
   const partnersUrlParam = `${options.paramsPath ?? PARAMS_PATH}/${PARTNERS_URL_NAME}`
 
   await app.register(partnerRoutes, { prefix: '/partners', ledgers: emptyLedgers() })
+  const publishTripBooked = await tripBookedNotifications(app, options.tripBookedQueueUrl ?? process.env.TRIP_BOOKED_QUEUE_URL)
 
   app.post<{ Body: BookingBody, Querystring: BookingQuery }>('/bookings', {
     schema: { body: BookingBodySchema, querystring: BookingQuerySchema }
@@ -127,6 +131,7 @@ export async function buildTravelApp (options: TravelAppOptions = {}): Promise<F
     const partnersUrl = new URL(await app.params.get(partnersUrlParam), ownUrl(app)).href
     // A SagaRollback thrown here answers 500 HALO_ERR_SAGA_ROLLBACK, naming the state that failed.
     const { sagaId, results } = await app.saga.run(SAGA, { payloads, context: { partnersUrl } satisfies TripContext })
+    await publishTripBooked({ type: 'TripBooked', sagaId, traveller, destination })
     return reply.code(201).send({ sagaId, results })
   })
 

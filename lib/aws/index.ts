@@ -1,0 +1,1 @@
+export { forwardCorrelation, correlatedInput, MESSAGE_ATTRIBUTE_LIMIT, type ForwardableClient } from './forward.js'
