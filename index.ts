@@ -19,7 +19,7 @@ export {
 } from './plugins/saga.js'
 export {
   MemoryIdempotencyStore, DynamoDBIdempotencyStore, canonicalJson,
-  type IdempotencyStore, type IdempotencyRecord, type MemoryIdempotencyStoreOptions, type DynamoDBIdempotencyStoreOptions
+  type IdempotencyStore, type IdempotencyStoreCapabilities, type IdempotencyRecord, type MemoryIdempotencyStoreOptions, type DynamoDBIdempotencyStoreOptions
 } from './lib/idempotency/index.js'
 export {
   SagaDefinitionSchema, MemorySagaLog, DynamoDBSagaLog, loadSaga, recover,

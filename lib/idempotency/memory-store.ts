@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { integerBetween, validateOptions } from '../options.js'
 import {
   epochSeconds, isLive,
-  type ClaimResult, type CompleteResult, type IdempotencyRecord, type IdempotencyStore, type StoredResponse
+  type ClaimResult, type CompleteResult, type IdempotencyRecord, type IdempotencyStore, type IdempotencyStoreCapabilities, type StoredResponse
 } from './record.js'
 
 export interface MemoryIdempotencyStoreOptions {
@@ -16,6 +16,8 @@ export interface MemoryIdempotencyStoreOptions {
 }
 
 export class MemoryIdempotencyStore implements IdempotencyStore {
+  /** Every call answers at once: a deadline's signal would bound nothing. */
+  readonly capabilities: IdempotencyStoreCapabilities = { signal: false }
   readonly #records = new Map<string, IdempotencyRecord>()
   readonly #maxEntries: number
   readonly #maxBodyBytes: number

@@ -55,12 +55,22 @@ export type CompleteResult =
   | { stored: false, reason: 'too-large', bytes: number, limit: number }
   | { stored: false, reason: 'claim-lost' }
 
+/** What a store can do, declared by the store so that callers never tell stores apart by class. */
+export interface IdempotencyStoreCapabilities {
+  /**
+   * Its calls can be bounded by an AbortSignal (the default when undefined). A store that answers without I/O
+   * says false, and requests then skip creating the deadline's signal.
+   */
+  readonly signal?: boolean
+}
+
 /**
  * Where records live. Failures to reach the store are thrown as HALO_ERR_IDEMPOTENCY_STORE by the built-in
  * stores; a custom store may throw anything, which the plugin treats the same way. `signal` bounds a call by
  * the request's deadline where the store can honour it.
  */
 export interface IdempotencyStore {
+  readonly capabilities?: IdempotencyStoreCapabilities
   /**
    * Creates an IN_PROGRESS record owned by a new token unless a live record exists (one before its `expiration`
    * and, when IN_PROGRESS, before its `inProgressExpiry`), which is returned instead.
