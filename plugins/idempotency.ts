@@ -12,7 +12,7 @@ import {
   IdempotencyFlow, MemoryIdempotencyStore,
   type Admission, type Claim, type HashAlgorithm, type IdempotencySettings, type IdempotencyStore, type StoredResponse
 } from '../lib/idempotency/index.js'
-import { anyOf, integerBetween, isFunction, isNonEmptyString, isString, oneOf, validateOptions, type OptionCheck } from '../lib/options.js'
+import { anyOf, integerBetween, isFunction, isNonEmptyString, isString, oneOf, validateOptions, type OptionCheck, type OptionChecks } from '../lib/options.js'
 import { withRouteHook } from './route-hooks.js'
 
 /** Where a request's idempotency key comes from. */
@@ -84,20 +84,20 @@ const isMethodList: OptionCheck = (value) =>
     ? undefined
     : 'must be an array of HTTP method names'
 
-const routeChecks = {
+const routeChecks: OptionChecks<IdempotencyRouteOptions> = {
   key: anyOf(oneOf('header', 'payload'), isFunction),
   hash: oneOf('md5', 'sha256'),
   ttlSeconds: integerBetween(1),
   onStoreError: oneOf('fail', 'continue')
-} satisfies Record<keyof IdempotencyRouteOptions, OptionCheck>
+}
 
-const pluginChecks = {
+const pluginChecks: OptionChecks<IdempotencyOptions> = {
   ...routeChecks,
   store: anyOf(oneOf('memory'), isStore),
   methods: isMethodList,
   header: isNonEmptyString,
   namespace: isString
-} satisfies Record<keyof IdempotencyOptions, OptionCheck>
+}
 
 /** The route's settings over the plugin's over the defaults, in one step. */
 function mergeSettings (route: IdempotencyRouteOptions, plugin: IdempotencyRouteOptions): { keySource: IdempotencyKeySource, settings: IdempotencySettings } {
@@ -164,7 +164,7 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
     const routeConfig = (route.config as { idempotency?: unknown } | undefined)?.idempotency
     if (routeConfig === false) return
     const routeMethods = [route.method].flat()
-    validateOptions(`${PLUGIN}: route ${routeMethods.join(',')} ${route.url} config.idempotency`, routeConfig, routeChecks)
+    validateOptions(`${PLUGIN}: route ${routeMethods.join(',')} ${route.url} config.idempotency`, routeConfig as IdempotencyRouteOptions | undefined, routeChecks)
     if (!routeMethods.some((method) => methods.has(method))) return
     const { keySource, settings } = mergeSettings((routeConfig ?? {}) as IdempotencyRouteOptions, options)
     const everyMethodIdempotent = routeMethods.every((method) => methods.has(method))

@@ -54,7 +54,7 @@ export function haloServerOptions (options: HaloServerOptionsInput): FastifyServ
     service: isNonEmptyString,
     level: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
     stream: isObject
-  }, ['service'])
+  }, { required: ['service'] })
   return {
     logger: haloPinoOptions(options),
     genReqId: correlationRequestId,

@@ -10,6 +10,7 @@
 // cookie share a scope, and a replayed cookie could hand one a session of another).
 import type { Deadline, HaloLogger } from '../context.js'
 import { CORRELATION_ID_HEADER } from '../correlation.js'
+import { API_GATEWAY_LIMIT_MS } from '../deadline.js'
 import { HALO_ERR_IDEMPOTENCY_STORE, errorMessage } from '../errors.js'
 import { hashKey, idempotencyRecordId, payloadFingerprint, type HashAlgorithm } from './keys.js'
 import { classifyRepeat, type IdempotencyStore, type Repeat, type StoredResponse } from './record.js'
@@ -61,8 +62,6 @@ export interface Answer {
   headers (): Record<string, number | string | string[] | undefined>
 }
 
-/** The in-progress expiry of a request without a deadline (its route has no timeout): API Gateway's limit. */
-const UNBOUNDED_IN_PROGRESS_MS = 29_000
 /** Headers of one exchange rather than of the answer, never stored (see the top of this file). */
 const NOT_REPLAYED = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
@@ -96,7 +95,8 @@ export class IdempotencyFlow {
     const material = settings.keyedByPayload ? fingerprint + (key ?? '') : key as string
     const id = idempotencyRecordId({ namespace: this.#namespace, scope: request.headers.authorization ?? '', method: request.method, route, key: material }, settings.hash)
     const deadline = request.deadline
-    const inProgressExpiry = deadline?.at ?? Date.now() + UNBOUNDED_IN_PROGRESS_MS
+    // Without a deadline (its route has no timeout) the request is given API Gateway's limit.
+    const inProgressExpiry = deadline?.at ?? Date.now() + API_GATEWAY_LIMIT_MS
     // A record past its ttl counts as absent even in progress: it must outlive the request.
     const claimTtlSeconds = Math.max(settings.ttlSeconds, Math.ceil((inProgressExpiry - Date.now()) / 1000) + 1)
     let claim

@@ -10,5 +10,6 @@ export type {
 } from './record.js'
 export { MemoryIdempotencyStore } from './memory-store.js'
 export type { MemoryIdempotencyStoreOptions } from './memory-store.js'
-export { DYNAMODB_MAX_ITEM_BYTES, DynamoDBIdempotencyStore } from './dynamodb-store.js'
+export { DynamoDBIdempotencyStore } from './dynamodb-store.js'
+export { DYNAMODB_MAX_ITEM_BYTES } from '../dynamodb.js'
 export type { DynamoDBIdempotencyStoreOptions } from './dynamodb-store.js'

@@ -2,9 +2,10 @@
 // insertion order, and a record used again is moved to the end). Claims are atomic because each call runs
 // without awaiting anything. Per process only: on Lambda each instance has its own, so use DynamoDB there.
 import { randomUUID } from 'node:crypto'
+import { DYNAMODB_MAX_ITEM_BYTES } from '../dynamodb.js'
 import { integerBetween, validateOptions } from '../options.js'
 import {
-  epochSeconds, isLive,
+  COMPLETED, IN_PROGRESS, epochSeconds, isLive,
   type ClaimResult, type CompleteResult, type IdempotencyRecord, type IdempotencyStore, type IdempotencyStoreCapabilities, type StoredResponse
 } from './record.js'
 
@@ -28,7 +29,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       maxBodyBytes: integerBetween(0)
     })
     this.#maxEntries = options.maxEntries ?? 10_000
-    this.#maxBodyBytes = options.maxBodyBytes ?? 400 * 1024
+    this.#maxBodyBytes = options.maxBodyBytes ?? DYNAMODB_MAX_ITEM_BYTES
   }
 
   /** How many records are held, live or expired. */
@@ -44,7 +45,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       return { claimed: false, existing }
     }
     const owner = randomUUID()
-    this.#keep({ id, status: 'IN_PROGRESS', fingerprint, expiration: epochSeconds(now) + ttlSeconds, inProgressExpiry, owner })
+    this.#keep({ id, status: IN_PROGRESS, fingerprint, expiration: epochSeconds(now) + ttlSeconds, inProgressExpiry, owner })
     return { claimed: true, owner }
   }
 
@@ -55,7 +56,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       this.#records.delete(id)
       return { stored: false, reason: 'too-large', bytes: response.body.byteLength, limit: this.#maxBodyBytes }
     }
-    this.#keep({ ...record, status: 'COMPLETED', expiration: epochSeconds(Date.now()) + ttlSeconds, response })
+    this.#keep({ ...record, status: COMPLETED, expiration: epochSeconds(Date.now()) + ttlSeconds, response })
     return { stored: true }
   }
 

@@ -14,6 +14,10 @@ export interface StoredResponse {
   body: Buffer
 }
 
+/** A record's status, as every store keeps it (DynamoDB's `status` attribute holds these strings). */
+export const IN_PROGRESS = 'IN_PROGRESS'
+export const COMPLETED = 'COMPLETED'
+
 interface RecordBase {
   /** See `idempotencyRecordId`. */
   id: string
@@ -28,11 +32,11 @@ interface RecordBase {
 }
 
 export interface InProgressRecord extends RecordBase {
-  status: 'IN_PROGRESS'
+  status: typeof IN_PROGRESS
 }
 
 export interface CompletedRecord extends RecordBase {
-  status: 'COMPLETED'
+  status: typeof COMPLETED
   response: StoredResponse
 }
 
@@ -100,13 +104,13 @@ export type Repeat =
  */
 export function classifyRepeat (existing: IdempotencyRecord, fingerprint: string, now = Date.now()): Repeat {
   if (existing.fingerprint !== fingerprint) return { outcome: 'key-reused' }
-  if (existing.status === 'COMPLETED') return { outcome: 'replay', response: existing.response }
+  if (existing.status === COMPLETED) return { outcome: 'replay', response: existing.response }
   return { outcome: 'in-progress', retryAfterSeconds: Math.max(1, Math.ceil((existing.inProgressExpiry - now) / 1000)) }
 }
 
 /** Whether a record still blocks a claim at `now` (epoch ms). */
 export function isLive (record: IdempotencyRecord, now: number): boolean {
-  return record.expiration >= epochSeconds(now) && (record.status === 'COMPLETED' || record.inProgressExpiry >= now)
+  return record.expiration >= epochSeconds(now) && (record.status === COMPLETED || record.inProgressExpiry >= now)
 }
 
 export function epochSeconds (epochMs: number): number {

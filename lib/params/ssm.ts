@@ -1,30 +1,34 @@
 // Parameter Store through the AWS SDK. Retries (throttling, network errors) are the SDK client's own, with
 // its backoff; this layer only keeps SSM's limits and turns its errors into Halo's, naming the parameter.
 import type { Parameter, SSMClient } from '@aws-sdk/client-ssm'
+import { AwsClient, type AwsClientOptions } from '../aws-client.js'
 import { HALO_ERR_PARAM_NOT_FOUND, HALO_ERR_PARAM_UNAVAILABLE, errorMessage } from '../errors.js'
 import type { ParamSource } from './source.js'
 
 /** SSM's limit for both the names of one GetParameters call and the page size of GetParametersByPath. */
 export const SSM_BATCH_SIZE = 10
 
-// The SDK is loaded on first use: an app that reads its parameters from a file never pays its load time.
-let sdk: Promise<typeof import('@aws-sdk/client-ssm')> | undefined
-function loadSdk (): Promise<typeof import('@aws-sdk/client-ssm')> {
-  sdk ??= import('@aws-sdk/client-ssm')
-  return sdk
-}
+type SsmModule = typeof import('@aws-sdk/client-ssm')
 
 export class SsmSource implements ParamSource {
-  readonly #client: SSMClient
+  // The SDK is loaded on first use: an app that reads its parameters from a file never pays its load time.
+  readonly #aws: AwsClient<SsmModule, SSMClient>
 
-  constructor (client: SSMClient) {
-    this.#client = client
+  /** Reads through `client`, or through a client made from `region` and `endpoint` on first use, which `destroy()` ends. */
+  constructor (client: SSMClient | AwsClientOptions<SSMClient>) {
+    this.#aws = new AwsClient<SsmModule, SSMClient>(async () => await import('@aws-sdk/client-ssm'), (sdk, config) => new sdk.SSMClient(config),
+      'send' in client ? { client } : client)
+  }
+
+  /** Destroys the client made here, if any (one given is the giver's to destroy). */
+  async destroy (): Promise<void> {
+    await this.#aws.destroy()
   }
 
   async getParameter (name: string, decrypt: boolean): Promise<string> {
     try {
-      const { GetParameterCommand } = await loadSdk()
-      const { Parameter } = await this.#client.send(new GetParameterCommand({ Name: name, WithDecryption: decrypt }))
+      const { sdk: { GetParameterCommand }, client } = await this.#aws.connect()
+      const { Parameter } = await client.send(new GetParameterCommand({ Name: name, WithDecryption: decrypt }))
       return Parameter!.Value!
     } catch (error) {
       if ((error as Error).name === 'ParameterNotFound') throw new HALO_ERR_PARAM_NOT_FOUND(name)
@@ -33,11 +37,11 @@ export class SsmSource implements ParamSource {
   }
 
   async getParameters (names: readonly string[], decrypt: boolean): Promise<Map<string, string>> {
-    const { GetParametersCommand } = await loadSdk()
+    const { sdk: { GetParametersCommand }, client } = await this.#aws.connect()
     const batches: Array<Promise<Parameter[]>> = []
     for (let start = 0; start < names.length; start += SSM_BATCH_SIZE) {
       const batch = names.slice(start, start + SSM_BATCH_SIZE)
-      batches.push(this.#client.send(new GetParametersCommand({ Names: batch, WithDecryption: decrypt })).then(
+      batches.push(client.send(new GetParametersCommand({ Names: batch, WithDecryption: decrypt })).then(
         (output) => output.Parameters!,
         (error: unknown) => { throw unavailable(batch.join(', '), error) }))
     }
@@ -45,12 +49,12 @@ export class SsmSource implements ParamSource {
   }
 
   async getParametersByPath (path: string, recursive: boolean, decrypt: boolean): Promise<Map<string, string>> {
-    const { GetParametersByPathCommand } = await loadSdk()
+    const { sdk: { GetParametersByPathCommand }, client } = await this.#aws.connect()
     const parameters: Parameter[] = []
     let nextToken: string | undefined
     try {
       do {
-        const page = await this.#client.send(new GetParametersByPathCommand({
+        const page = await client.send(new GetParametersByPathCommand({
           Path: path, Recursive: recursive, WithDecryption: decrypt, MaxResults: SSM_BATCH_SIZE, NextToken: nextToken
         }))
         parameters.push(...page.Parameters!)
