@@ -1,3 +1,4 @@
+import './plugins/request-fields.js'
 import { haloPlugin } from './plugins/halo.js'
 
 export { haloPlugin, type HaloOptions } from './plugins/halo.js'

@@ -13,6 +13,7 @@ import {
   type Admission, type Claim, type HashAlgorithm, type IdempotencySettings, type IdempotencyStore, type StoredResponse
 } from '../lib/idempotency/index.js'
 import { anyOf, integerBetween, isFunction, isNonEmptyString, isString, oneOf, validateOptions, type OptionCheck, type OptionChecks } from '../lib/options.js'
+import { kIdempotencyClaim } from '../lib/symbols.js'
 import { withRouteHook } from './route-hooks.js'
 
 /** Where a request's idempotency key comes from. */
@@ -68,10 +69,8 @@ const MAX_KEY_LENGTH = 255
 /** Printable ASCII, 1 to MAX_KEY_LENGTH characters. */
 const USABLE_KEY = new RegExp(`^[\\x20-\\x7e]{1,${MAX_KEY_LENGTH}}$`)
 
-const kClaim = Symbol('halo.idempotencyClaim')
-
 interface ClaimingRequest extends FastifyRequest {
-  [kClaim]: Claim | null
+  [kIdempotencyClaim]: Claim | null
 }
 
 const isStore: OptionCheck = (value) =>
@@ -132,7 +131,7 @@ function replay (reply: FastifyReply, response: StoredResponse): void {
 function carryOut (admission: Admission, request: ClaimingRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
   switch (admission.outcome) {
     case 'run':
-      request[kClaim] = admission.claim
+      request[kIdempotencyClaim] = admission.claim
       return done()
     case 'expired':
       return
@@ -158,7 +157,7 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
   fastify.addHook('onClose', async () => {
     await store.destroy?.()
   })
-  fastify.decorateRequest(kClaim, null)
+  fastify.decorateRequest(kIdempotencyClaim, null)
 
   fastify.addHook('onRoute', (route) => {
     const routeConfig = (route.config as { idempotency?: unknown } | undefined)?.idempotency
@@ -188,11 +187,11 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
     }
 
     function finishIdempotentRequest (request: ClaimingRequest, reply: FastifyReply, payload: unknown, done: (error?: Error | null) => void): void {
-      const claim = request[kClaim]
+      const claim = request[kIdempotencyClaim]
       // Once the deadline's signal fired (504 sent, or the client gone), the record frees itself at its
       // in-progress expiry, which is that deadline: nothing is left to store.
       if (claim === null || request.deadline?.expired === true) return done()
-      request[kClaim] = null
+      request[kIdempotencyClaim] = null
       const answer = { statusCode: reply.statusCode, payload, headers: () => reply.getHeaders() }
       flow.settle(request, claim, answer, settings).then(() => done(), done)
     }

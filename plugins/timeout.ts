@@ -4,8 +4,9 @@ import { API_GATEWAY_LIMIT_MS, budgetMs, DeadlineWatch, RequestDeadline } from '
 import { HALO_ERR_OPTION, HALO_ERR_TIMEOUT } from '../lib/errors.js'
 import { currentInvocation } from '../lib/lambda.js'
 import { integerBetween, validateOptions } from '../lib/options.js'
-import { PROBLEM_CONTENT_TYPE, toProblem } from '../lib/problem.js'
 import { withRouteHook } from './route-hooks.js'
+import { decorateDeadline } from './request-fields.js'
+import { problemFor, sendProblem } from './send-problem.js'
 
 export interface TimeoutOptions {
   /** Milliseconds kept back from Lambda's remaining time, to answer before Lambda kills the call. Default 500. */
@@ -54,7 +55,7 @@ function answerTimeout (request: FastifyRequest, reply: FastifyReply, deadline: 
     reply.raw.destroy(error)
     return
   }
-  reply.code(504).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(toProblem(error, request.correlationId || request.id, false)))
+  sendProblem(reply, problemFor(request, error, false))
   silenceLateOutcome(request, reply)
 }
 
@@ -95,7 +96,7 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
   const marginMs = options.marginMs ?? DEFAULT_MARGIN_MS
   const defaultMs = options.defaultMs ?? API_GATEWAY_LIMIT_MS
 
-  if (!fastify.hasRequestDecorator('deadline')) fastify.decorateRequest('deadline', null)
+  decorateDeadline(fastify)
   const watch = new DeadlineWatch<FastifyReply>(stillWatched, DEADLINE_TICK_MS)
   fastify.addHook('onClose', async () => { watch.stop() })
 
