@@ -9,9 +9,9 @@ import { promisify } from 'node:util'
 import { gunzip, gzip } from 'node:zlib'
 import type { AttributeValue, ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { AwsClient, AwsClientOptions } from '../aws-client.js'
-import { DYNAMODB_MAX_ITEM_BYTES, dynamoDBClient, type DynamoDBModule } from '../dynamodb.js'
+import { DYNAMODB_MAX_ITEM_BYTES, dynamoDBClient, dynamoDBTableChecks, type DynamoDBModule } from '../dynamodb.js'
 import { HALO_ERR_IDEMPOTENCY_STORE, errorMessage } from '../errors.js'
-import { integerBetween, isDynamoDBTableName, isNonEmptyString, isObject, validateOptions } from '../options.js'
+import { integerBetween, validateOptions } from '../options.js'
 import {
   COMPLETED, IN_PROGRESS, epochSeconds,
   type ClaimResult, type CompleteResult, type IdempotencyRecord, type IdempotencyStore, type StoredResponse
@@ -50,10 +50,7 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
 
   constructor (options: DynamoDBIdempotencyStoreOptions) {
     validateOptions('DynamoDBIdempotencyStore', options ?? {}, {
-      table: isDynamoDBTableName,
-      client: isObject,
-      region: isNonEmptyString,
-      endpoint: isNonEmptyString,
+      ...dynamoDBTableChecks,
       compressAboveBytes: integerBetween(0)
     }, { required: ['table'] })
     this.table = options.table

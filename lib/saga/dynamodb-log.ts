@@ -4,9 +4,9 @@
 // The AWS SDK is imported on first use, so that loading Halo without this log does not load the SDK.
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { AwsClient, AwsClientOptions, AwsConnection } from '../aws-client.js'
-import { dynamoDBClient, type DynamoDBModule } from '../dynamodb.js'
+import { dynamoDBClient, dynamoDBTableChecks, type DynamoDBModule } from '../dynamodb.js'
 import { HALO_ERR_SAGA_CONFLICT } from '../errors.js'
-import { integerBetween, isDynamoDBTableName, isNonEmptyString, isObject, validateOptions } from '../options.js'
+import { integerBetween, validateOptions } from '../options.js'
 import { OPEN_STATUSES, type NewSaga, type OpenSaga, type SagaChanges, type SagaEvent, type SagaLog, type SagaRecord, type SagaStatus } from './log.js'
 
 type Item = Record<string, AttributeValue>
@@ -120,10 +120,7 @@ export class DynamoDBSagaLog implements SagaLog {
 
   constructor (options: DynamoDBSagaLogOptions) {
     validateOptions('DynamoDBSagaLog', options, {
-      table: isDynamoDBTableName,
-      client: isObject,
-      region: isNonEmptyString,
-      endpoint: isNonEmptyString,
+      ...dynamoDBTableChecks,
       retentionSeconds: integerBetween(1)
     }, { required: ['table'] })
     this.table = options.table
