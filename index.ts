@@ -1,3 +1,5 @@
+// The fields every part adds to the Fastify request: declared once, and loaded with any part.
+import './plugins/request-fields.js'
 import { haloPlugin } from './plugins/halo.js'
 
 export { haloPlugin, type HaloOptions } from './plugins/halo.js'
@@ -19,7 +21,7 @@ export {
 } from './plugins/saga.js'
 export {
   MemoryIdempotencyStore, DynamoDBIdempotencyStore, canonicalJson,
-  type IdempotencyStore, type IdempotencyRecord, type MemoryIdempotencyStoreOptions, type DynamoDBIdempotencyStoreOptions
+  type IdempotencyStore, type IdempotencyStoreCapabilities, type IdempotencyRecord, type MemoryIdempotencyStoreOptions, type DynamoDBIdempotencyStoreOptions
 } from './lib/idempotency/index.js'
 export {
   SagaDefinitionSchema, MemorySagaLog, DynamoDBSagaLog, loadSaga, recover,
@@ -34,6 +36,12 @@ export { haloContext, type HaloContext, type Deadline, type HaloLogger } from '.
 export type { LambdaContextLike } from './lib/lambda.js'
 export type { FetchPolicy } from './lib/fetch.js'
 export type { ProblemDetails } from './lib/problem.js'
-export * from './lib/errors.js'
+export {
+  HALO_ERR_TIMEOUT, HALO_ERR_IDEMPOTENCY_IN_PROGRESS, HALO_ERR_IDEMPOTENCY_KEY_REUSED, HALO_ERR_IDEMPOTENCY_KEY_INVALID,
+  HALO_ERR_IDEMPOTENCY_STORE, HALO_ERR_LOOP_DETECTED, HALO_ERR_VALIDATION, HALO_ERR_NOT_FOUND, HALO_ERR_INTERNAL,
+  HALO_ERR_PARAM_NOT_FOUND, HALO_ERR_PARAM_UNAVAILABLE, HALO_ERR_PARAM_INVALID, HALO_ERR_SAGA_DEFINITION,
+  HALO_ERR_SAGA_CONFLICT, HALO_ERR_SAGA_TASK, HALO_ERR_EVENT_ROUTE, HALO_ERR_RECORD_FAILED, HALO_ERR_OPTION,
+  SagaRollback, SagaError, errorCodes
+} from './lib/errors.js'
 
 export default haloPlugin

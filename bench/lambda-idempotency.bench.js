@@ -6,7 +6,7 @@
 // not in it, the work of calling it is. Next to it, the DynamoDB calls each invocation made.
 import { DynamoDBIdempotencyStore } from 'fastify-halo'
 import { lambdaLoopScript } from './lambda.bench.js'
-import { startLocalDynamoDB } from './support/dynamodb-local.js'
+import { startLocalDynamoDB } from '../support/dynamodb-local.js'
 import { alternatingRounds, benchMode } from './support/rounds.js'
 import { loopRates, median, pairedRatio } from './support/stats.js'
 import { startWorker } from './support/worker.js'

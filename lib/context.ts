@@ -29,14 +29,25 @@ export interface Deadline {
   readonly expired: boolean
 }
 
-export interface HaloContext {
-  readonly correlationId: string
-  readonly correlationIds: Record<string, string>
-  readonly debugLogEnabled: boolean | null
-  readonly log: HaloLogger
-  readonly deadline: Deadline | null
+/** What Halo adds to every request: the Fastify request augmentation is built from this. */
+export interface HaloRequestFields {
+  /** This request's correlation id: also its `request.id`, its log lines' `correlationId` and its answers' `x-correlation-id`. */
+  correlationId: string
+  /** Every id to forward: incoming `x-correlation-*` headers, `x-correlation-id`, `call-chain-length`, `debug-log-enabled`. */
+  correlationIds: Record<string, string>
+  /** Whether this request logs at debug: the incoming `debug-log-enabled` header, else a sampled roll. */
+  debugLogEnabled: boolean | null
+  /** The request's time budget; null when the timeout part is off for it. Set by `timeoutPlugin`. */
+  deadline: Deadline | null
+  /** A fresh copy of the headers to send downstream. */
   correlationHeaders (): Record<string, string>
+  /** `fetch` with the correlation headers, bounded by the deadline, retrying what is safe to retry. */
   fetch (input: string | URL | Request, init?: RequestInit): Promise<Response>
+}
+
+/** The current request as code without the request object sees it: its Halo fields and its logger. */
+export interface HaloContext extends Readonly<HaloRequestFields> {
+  readonly log: HaloLogger
 }
 
 export const requestContextStorage = new AsyncLocalStorage<HaloContext>()

@@ -94,20 +94,3 @@ export function collectCorrelationIds (
   ids[CALL_CHAIN_LENGTH_HEADER] = String(callChainLength + 1)
   return ids
 }
-
-/**
- * Sampled debug logging: an incoming `debug-log-enabled: true|false` decides, so a whole call chain logs
- * at one level; otherwise a roll against the sample rate.
- */
-export function decideDebugLog (headerValue: unknown, sampleRate: number): boolean {
-  if (headerValue === 'true') return true
-  if (headerValue === 'false') return false
-  return sampleRate > 0 && Math.random() < sampleRate
-}
-
-/** The sample rate from `SAMPLE_DEBUG_LOG_RATE` when it holds a number from 0 to 1, else the default. */
-export function sampleRateFromEnvironment (value: string | undefined, fallback: number): number {
-  if (value === undefined || value.trim() === '') return fallback
-  const rate = Number(value)
-  return Number.isFinite(rate) && rate >= 0 && rate <= 1 ? rate : fallback
-}

@@ -4,6 +4,9 @@
 import type { Deadline } from './context.js'
 import type { LambdaContextLike } from './lambda.js'
 
+/** API Gateway's limit on an integration: the budget of a request that has no other (README: `timeout.defaultMs`). */
+export const API_GATEWAY_LIMIT_MS = 29_000
+
 /**
  * The milliseconds a request may take: on Lambda the remaining time less the margin (and no more than the
  * route's own timeout); locally the route's timeout, else the default.

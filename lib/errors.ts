@@ -84,21 +84,29 @@ export const HALO_ERR_OPTION = createError<'HALO_ERR_OPTION', 500, [string]>(
 export const HALO_ERR_SAGA_TASK = createError<'HALO_ERR_SAGA_TASK', 500, [string]>(
   'HALO_ERR_SAGA_TASK', '%s', 500)
 
-/** A saga failed and every compensation succeeded: the transaction was rolled back (500). */
-export class SagaRollback extends Error {
-  readonly code = 'HALO_ERR_SAGA_ROLLBACK'
+/** What both saga failures carry: the saga, the state that failed and why; both are answered 500. */
+abstract class SagaFailure extends Error {
   readonly statusCode = 500
-  override readonly name = 'SagaRollback'
   readonly sagaId: string
   readonly failedState: string
-  readonly compensated: string[]
   override readonly cause: unknown
 
-  constructor (sagaId: string, failedState: string, cause: unknown, compensated: string[]) {
-    super(`Saga ${sagaId} rolled back: state ${failedState} failed (${errorMessage(cause)}); compensated ${compensated.join(', ') || 'nothing'}`)
+  constructor (message: string, sagaId: string, failedState: string, cause: unknown) {
+    super(message)
     this.sagaId = sagaId
     this.failedState = failedState
     this.cause = cause
+  }
+}
+
+/** A saga failed and every compensation succeeded: the transaction was rolled back (500). */
+export class SagaRollback extends SagaFailure {
+  readonly code = 'HALO_ERR_SAGA_ROLLBACK'
+  override readonly name = 'SagaRollback'
+  readonly compensated: string[]
+
+  constructor (sagaId: string, failedState: string, cause: unknown, compensated: string[]) {
+    super(`Saga ${sagaId} rolled back: state ${failedState} failed (${errorMessage(cause)}); compensated ${compensated.join(', ') || 'nothing'}`, sagaId, failedState, cause)
     this.compensated = compensated
   }
 
@@ -109,21 +117,14 @@ export class SagaRollback extends Error {
 }
 
 /** A saga failed and at least one compensation still failed after its retries: an operator must act (500). */
-export class SagaError extends Error {
+export class SagaError extends SagaFailure {
   readonly code = 'HALO_ERR_SAGA_COMPENSATION'
-  readonly statusCode = 500
   override readonly name = 'SagaError'
-  readonly sagaId: string
-  readonly failedState: string
-  override readonly cause: unknown
   readonly compensationErrors: Record<string, unknown>
   readonly pending: string[]
 
   constructor (sagaId: string, failedState: string, cause: unknown, compensationErrors: Record<string, unknown>, pending: string[]) {
-    super(`Saga ${sagaId} failed at ${failedState} (${errorMessage(cause)}) and compensations are pending: ${pending.join(', ')}`)
-    this.sagaId = sagaId
-    this.failedState = failedState
-    this.cause = cause
+    super(`Saga ${sagaId} failed at ${failedState} (${errorMessage(cause)}) and compensations are pending: ${pending.join(', ')}`, sagaId, failedState, cause)
     this.compensationErrors = compensationErrors
     this.pending = pending
   }
@@ -134,7 +135,7 @@ export class SagaError extends Error {
   }
 }
 
-/** Every Halo error code, as Fastify's `errorCodes` lists its own. */
+/** Every Halo error code and the constructor of its errors, as Fastify's `errorCodes` lists its own. */
 export const errorCodes = {
   HALO_ERR_TIMEOUT,
   HALO_ERR_IDEMPOTENCY_IN_PROGRESS,
@@ -153,6 +154,8 @@ export const errorCodes = {
   HALO_ERR_SAGA_TASK,
   HALO_ERR_EVENT_ROUTE,
   HALO_ERR_RECORD_FAILED,
+  HALO_ERR_SAGA_ROLLBACK: SagaRollback,
+  HALO_ERR_SAGA_COMPENSATION: SagaError,
   HALO_ERR_OPTION
 }
 

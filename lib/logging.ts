@@ -1,5 +1,6 @@
 // Structured JSON log lines: pino options shared by the server options and anything that builds its own
-// logger (tests, scripts), and the last-line defence that keeps secrets out of every line.
+// logger (tests, scripts), the last-line defence that keeps secrets out of every line, and the sampling that
+// decides which requests log at debug.
 import type { DestinationStream, LevelWithSilent, LoggerOptions } from 'pino'
 
 /** Header names whose values never reach a log line, at any depth of any logged object. */
@@ -128,6 +129,26 @@ export function isoTime (): string {
     isoField = `${isoSecondPrefix}${millisecond < 10 ? '00' : millisecond < 100 ? '0' : ''}${millisecond}Z"`
   }
   return isoField
+}
+
+/** The share of requests logged at debug unless the options or `SAMPLE_DEBUG_LOG_RATE` say otherwise. */
+export const DEFAULT_SAMPLE_RATE = 0.01
+
+/**
+ * Sampled debug logging: an incoming `debug-log-enabled: true|false` decides, so a whole call chain logs
+ * at one level; otherwise a roll against the sample rate.
+ */
+export function decideDebugLog (headerValue: unknown, sampleRate: number): boolean {
+  if (headerValue === 'true') return true
+  if (headerValue === 'false') return false
+  return sampleRate > 0 && Math.random() < sampleRate
+}
+
+/** The sample rate from `SAMPLE_DEBUG_LOG_RATE` when it holds a number from 0 to 1, else the default. */
+export function sampleRateFromEnvironment (value: string | undefined, fallback: number): number {
+  if (value === undefined || value.trim() === '') return fallback
+  const rate = Number(value)
+  return Number.isFinite(rate) && rate >= 0 && rate <= 1 ? rate : fallback
 }
 
 export interface HaloLoggerOptions {

@@ -5,17 +5,33 @@ import { HALO_ERR_OPTION } from './errors.js'
 /** Returns why a value is unacceptable, or undefined when it is fine. `undefined` values are never checked. */
 export type OptionCheck = (value: unknown) => string | undefined
 
+/** A check for every option of `Options`: a table that leaves one out, or names one `Options` lacks, does not compile. */
+export type OptionChecks<Options> = { readonly [Key in keyof Options]-?: OptionCheck }
+
+/** A rule across options, run once each option passed its own check: why the combination is unacceptable, or undefined. */
+export type OptionRule<Options> = (options: Options) => string | undefined
+
+export interface OptionRules<Options> {
+  /** Options that must be given. */
+  required?: ReadonlyArray<keyof Options & string>
+  rules?: ReadonlyArray<OptionRule<Options>>
+}
+
 /**
- * Throws HALO_ERR_OPTION for the first unknown key, missing required key or failing check. Options may be
- * undefined (all defaults) unless a key is required; anything else must be a plain object.
+ * Throws HALO_ERR_OPTION for the first unknown key, failing check, missing required key or broken rule.
+ * Options may be undefined (all defaults) unless a key is required; anything else must be a plain object.
+ * The checks are typed against the options' type, taken from `options` (or given as the type argument).
  */
-export function validateOptions (plugin: string, options: unknown, checks: Record<string, OptionCheck>, required: string[] = []): void {
+export function validateOptions<Options extends object> (
+  plugin: string, options: Options | undefined, checks: NoInfer<OptionChecks<Options>>, { required = [], rules = [] }: OptionRules<NoInfer<Options>> = {}
+): void {
   if (options === undefined && required.length === 0) return
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new HALO_ERR_OPTION(`${plugin}: options must be an object, got ${describe(options)}`)
   }
+  const table: Record<string, OptionCheck | undefined> = checks
   for (const [key, value] of Object.entries(options)) {
-    const check = checks[key]
+    const check = table[key]
     if (check === undefined) {
       throw new HALO_ERR_OPTION(`${plugin}: unknown option "${key}" (known: ${Object.keys(checks).join(', ')})`)
     }
@@ -24,7 +40,11 @@ export function validateOptions (plugin: string, options: unknown, checks: Recor
     if (problem !== undefined) throw new HALO_ERR_OPTION(`${plugin}: option "${key}" ${problem}, got ${describe(value)}`)
   }
   for (const key of required) {
-    if ((options as Record<string, unknown>)[key] === undefined) throw new HALO_ERR_OPTION(`${plugin}: option "${key}" is required`)
+    if (options[key] === undefined) throw new HALO_ERR_OPTION(`${plugin}: option "${key}" is required`)
+  }
+  for (const rule of rules) {
+    const problem = rule(options)
+    if (problem !== undefined) throw new HALO_ERR_OPTION(`${plugin}: ${problem}`)
   }
 }
 

@@ -3,33 +3,19 @@ import type { FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneF
 import {
   CORRELATION_ID_HEADER, CALL_CHAIN_LENGTH_HEADER, collectCorrelationIds, incomingCallChainLength, resolveCorrelationId
 } from '../lib/correlation.js'
-import { requestContextStorage, type Deadline } from '../lib/context.js'
+import { requestContextStorage } from '../lib/context.js'
 import { HALO_ERR_LOOP_DETECTED } from '../lib/errors.js'
 import { boundedFetch, DEFAULT_FETCH_POLICY, type FetchPolicy } from '../lib/fetch.js'
 import { currentInvocation } from '../lib/lambda.js'
 import { validateOptions, integerBetween, isObject } from '../lib/options.js'
-import { kRejectedCorrelationId, kResolvedCorrelationId } from './server-options.js'
+import { kRejectedCorrelationId, kResolvedCorrelationId } from '../lib/symbols.js'
+import { decorateDeadline } from './request-fields.js'
 
 export interface CorrelationOptions {
   /** An incoming `call-chain-length` at or above this is refused with 508. Default 10. */
   maxCallChainLength?: number
   /** Retry and time bounds of `request.fetch`. Defaults: 3 attempts, 10 000 ms per attempt, backoff 100 ms to 2 000 ms. */
   fetch?: Partial<FetchPolicy>
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** This request's correlation id: also its `request.id`, its log lines' `correlationId` and its answers' `x-correlation-id`. */
-    correlationId: string
-    /** Every id to forward: incoming `x-correlation-*` headers, `x-correlation-id`, `call-chain-length`, `debug-log-enabled`. */
-    correlationIds: Record<string, string>
-    /** The request's time budget; null when the timeout part is off for it. Set by `timeoutPlugin`. */
-    deadline: Deadline | null
-    /** A fresh copy of the headers to send downstream. */
-    correlationHeaders (): Record<string, string>
-    /** `fetch` with the correlation headers, bounded by the deadline, retrying what is safe to retry. */
-    fetch (input: string | URL | Request, init?: RequestInit): Promise<Response>
-  }
 }
 
 const correlation: FastifyPluginAsync<CorrelationOptions> = async (fastify, options) => {
@@ -50,7 +36,7 @@ const correlation: FastifyPluginAsync<CorrelationOptions> = async (fastify, opti
 
   fastify.decorateRequest('correlationId', '')
   fastify.decorateRequest('correlationIds', null as unknown as Record<string, string>)
-  if (!fastify.hasRequestDecorator('deadline')) fastify.decorateRequest('deadline', null)
+  decorateDeadline(fastify)
   fastify.decorateRequest('correlationHeaders', function correlationHeaders (this: FastifyRequest) {
     return { ...this.correlationIds }
   })

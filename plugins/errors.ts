@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest, FastifyReply, FastifyError } from 'fastify'
 import { HALO_ERR_NOT_FOUND } from '../lib/errors.js'
-import { toProblem, PROBLEM_CONTENT_TYPE, type ErrorLike } from '../lib/problem.js'
+import type { ErrorLike } from '../lib/problem.js'
 import { validateOptions, isBoolean } from '../lib/options.js'
+import { problemFor, sendProblem } from './send-problem.js'
 
 export interface ErrorsOptions {
   /** Show 5xx error messages to clients. Default false: a generic detail and the trace id. */
@@ -13,19 +14,18 @@ const errors: FastifyPluginAsync<ErrorsOptions> = async (fastify, options) => {
   validateOptions('errorsPlugin', options, { exposeErrors: isBoolean })
   const exposeErrors = options.exposeErrors ?? false
 
-  function sendProblem (error: ErrorLike, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    // Without the correlation part the request id is the best trace id there is.
-    const problem = toProblem(error, request.correlationId || request.id, exposeErrors)
+  function answerError (error: ErrorLike, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const problem = problemFor(request, error, exposeErrors)
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed')
     else request.log.info({ code: problem.code, status: problem.status }, problem.detail)
-    return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem))
+    return sendProblem(reply, problem)
   }
 
   fastify.setErrorHandler(function problemErrorHandler (error: FastifyError, request, reply) {
-    return sendProblem(error, request, reply)
+    return answerError(error, request, reply)
   })
   fastify.setNotFoundHandler(function problemNotFound (request, reply) {
-    return sendProblem(new HALO_ERR_NOT_FOUND(`${request.method}:${request.url}`), request, reply)
+    return answerError(new HALO_ERR_NOT_FOUND(`${request.method}:${request.url}`), request, reply)
   })
 }
 

@@ -69,7 +69,12 @@ export const eventsPlugin = fp(events, { name: 'fastify-halo-events', fastify: '
 export function checkEventRoutes (app: FastifyInstance, routes: EventRoutes): ReadonlySet<string> | undefined {
   const routeCheck = anyOf(isRoutePath, isFunction)
   validateOptions('createLambdaHandler events', routes, {
-    ...Object.fromEntries(EVENT_SOURCES.map((source) => [source, routeCheck])),
+    sqs: routeCheck,
+    sns: routeCheck,
+    eventbridge: routeCheck,
+    kinesis: routeCheck,
+    dynamodb: routeCheck,
+    s3: routeCheck,
     concurrency: integerBetween(1, 1000),
     marginMs: integerBetween(0)
   })

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction } from 'fastify'
-import { DEBUG_LOG_HEADER, decideDebugLog, sampleRateFromEnvironment } from '../lib/correlation.js'
+import { DEBUG_LOG_HEADER } from '../lib/correlation.js'
+import { DEFAULT_SAMPLE_RATE, decideDebugLog, sampleRateFromEnvironment } from '../lib/logging.js'
 import { validateOptions, numberBetween } from '../lib/options.js'
 
 export interface LoggingOptions {
@@ -8,14 +9,6 @@ export interface LoggingOptions {
   sampleRate?: number
 }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Whether this request logs at debug: the incoming `debug-log-enabled` header, else a sampled roll. */
-    debugLogEnabled: boolean | null
-  }
-}
-
-export const DEFAULT_SAMPLE_RATE = 0.01
 const levelsAboveDebug = new Set(['info', 'warn', 'error', 'fatal'])
 
 const logging: FastifyPluginAsync<LoggingOptions> = async (fastify, options) => {

@@ -2,8 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import { KindGuard, type TSchema } from '@sinclair/typebox'
-import { HALO_ERR_OPTION } from '../lib/errors.js'
-import { validateOptions, isNonEmptyString, integerBetween, numberBetween, type OptionCheck } from '../lib/options.js'
+import { validateOptions, isNonEmptyString, integerBetween, numberBetween, type OptionChecks, type OptionRule } from '../lib/options.js'
 import { FileSource, HaloParams, SsmSource, loadConfig } from '../lib/params/index.js'
 
 export { HaloParams, FileSource, SsmSource, loadConfig, envOverrideName } from '../lib/params/index.js'
@@ -50,7 +49,7 @@ declare module 'fastify' {
 
 const PLUGIN = 'paramsPlugin'
 
-const checks: Record<string, OptionCheck> = {
+const checks: OptionChecks<ParamsOptions> = {
   client: (value) => typeof (value as SSMClient | null)?.send === 'function' ? undefined : 'must be an SSMClient',
   region: isNonEmptyString,
   endpoint: isNonEmptyString,
@@ -61,33 +60,28 @@ const checks: Record<string, OptionCheck> = {
   timeoutMs: integerBetween(1)
 }
 
-function checkCombinations (options: ParamsOptions): void {
-  const fail = (message: string): never => { throw new HALO_ERR_OPTION(`${PLUGIN}: ${message}`) }
-  if (options.file !== undefined && (options.client ?? options.region ?? options.endpoint ?? options.timeoutMs) !== undefined) {
-    fail('option "file" replaces SSM: it cannot be combined with "client", "region", "endpoint" or "timeoutMs"')
-  }
-  if (options.client !== undefined && (options.region ?? options.endpoint) !== undefined) {
-    fail('options "region" and "endpoint" configure a client made here: they cannot be combined with "client"')
-  }
-  if ((options.path === undefined) !== (options.schema === undefined)) fail('options "path" and "schema" go together')
-}
+const rules: Array<OptionRule<ParamsOptions>> = [
+  (options) => options.file !== undefined && (options.client ?? options.region ?? options.endpoint ?? options.timeoutMs) !== undefined
+    ? 'option "file" replaces SSM: it cannot be combined with "client", "region", "endpoint" or "timeoutMs"'
+    : undefined,
+  (options) => options.client !== undefined && (options.region ?? options.endpoint) !== undefined
+    ? 'options "region" and "endpoint" configure a client made here: they cannot be combined with "client"'
+    : undefined,
+  (options) => (options.path === undefined) !== (options.schema === undefined) ? 'options "path" and "schema" go together' : undefined
+]
 
 async function params (fastify: FastifyInstance, options: ParamsOptions): Promise<void> {
-  validateOptions(PLUGIN, options, checks)
-  checkCombinations(options)
+  validateOptions(PLUGIN, options, checks, { rules })
 
-  // Imported here, not at the top: an app without SSM never loads the SDK.
-  const ownClient = options.client === undefined && options.file === undefined
-    ? new (await import('@aws-sdk/client-ssm')).SSMClient({ region: options.region, endpoint: options.endpoint })
+  const ssm = options.file === undefined
+    ? new SsmSource({ client: options.client, region: options.region, endpoint: options.endpoint }, { timeoutMs: options.timeoutMs })
     : undefined
-  const source = options.file === undefined
-    ? new SsmSource((options.client ?? ownClient)!, { timeoutMs: options.timeoutMs })
-    : await FileSource.fromFile(options.file)
+  const source = ssm ?? await FileSource.fromFile(options.file!)
   const store = new HaloParams({ source, maxAge: options.maxAge, logger: fastify.log })
   fastify.decorate('params', store)
   fastify.addHook('onClose', async () => {
     await store.settled()
-    ownClient?.destroy()
+    await ssm?.destroy()
   })
   if (options.path !== undefined) {
     fastify.decorate('config', await loadConfig(store, { path: options.path, schema: options.schema! }) as HaloAppConfig)

@@ -112,7 +112,7 @@ function currentExecution (fastify: FastifyInstance): Pick<SagaExecutionOptions,
 
 async function sagas (fastify: FastifyInstance, options: SagaOptions): Promise<void> {
   validateOptions(PLUGIN, options, { log: anyOf(oneOf('memory'), isSagaLog), olderThanMs: integerBetween(0), engine: isObject })
-  validateOptions(`${PLUGIN} engine`, options.engine, { stepFunctions: isObject }, options.engine === undefined ? [] : ['stepFunctions'])
+  validateOptions(`${PLUGIN} engine`, options.engine, { stepFunctions: isObject }, { required: options.engine === undefined ? [] : ['stepFunctions'] })
   if (options.engine !== undefined) validateStepFunctionsEngine(`${PLUGIN} engine.stepFunctions`, options.engine.stepFunctions)
   const sagaLog: DestroyableSagaLog = options.log === undefined || options.log === 'memory' ? new MemorySagaLog() : options.log
   const engine = options.engine === undefined ? undefined : new StepFunctionsEngine(options.engine.stepFunctions)

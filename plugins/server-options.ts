@@ -8,13 +8,9 @@ import { currentInvocation } from '../lib/lambda.js'
 import { haloPinoOptions, type HaloLoggerOptions } from '../lib/logging.js'
 import { validateOptions, isNonEmptyString, oneOf, isObject } from '../lib/options.js'
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../lib/problem.js'
+import { kRejectedCorrelationId, kResolvedCorrelationId } from '../lib/symbols.js'
 
 export type HaloServerOptionsInput = HaloLoggerOptions
-
-/** Set on the raw request by genReqId when it refused the incoming header, so the plugin can warn once. */
-export const kRejectedCorrelationId = Symbol('halo.rejectedCorrelationId')
-/** Set on the raw request by genReqId, so the correlation plugin does not resolve the id a second time. */
-export const kResolvedCorrelationId = Symbol('halo.resolvedCorrelationId')
 
 interface HaloRawRequest extends IncomingMessage {
   [kRejectedCorrelationId]?: string
@@ -82,7 +78,7 @@ export function haloServerOptions (options: HaloServerOptionsInput): FastifyServ
     service: isNonEmptyString,
     level: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
     stream: isObject
-  }, ['service'])
+  }, { required: ['service'] })
   return {
     logger: haloPinoOptions(options),
     genReqId: correlationRequestId,

@@ -1,11 +1,12 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, FastifyBaseLogger, RouteOptions } from 'fastify'
-import { budgetMs, DeadlineWatch, RequestDeadline } from '../lib/deadline.js'
+import { API_GATEWAY_LIMIT_MS, budgetMs, DeadlineWatch, RequestDeadline } from '../lib/deadline.js'
 import { HALO_ERR_OPTION, HALO_ERR_TIMEOUT } from '../lib/errors.js'
 import { currentInvocation } from '../lib/lambda.js'
 import { integerBetween, validateOptions } from '../lib/options.js'
-import { PROBLEM_CONTENT_TYPE, toProblem } from '../lib/problem.js'
 import { withRouteHook } from './route-hooks.js'
+import { decorateDeadline } from './request-fields.js'
+import { problemFor, sendProblem } from './send-problem.js'
 
 export interface TimeoutOptions {
   /** Milliseconds kept back from Lambda's remaining time, to answer before Lambda kills the call. Default 500. */
@@ -21,6 +22,7 @@ declare module 'fastify' {
   }
 }
 
+const DEFAULT_MARGIN_MS = 500
 /** How often in-flight deadlines are checked: a 504 goes out at most this late. */
 const DEADLINE_TICK_MS = 10
 
@@ -53,7 +55,7 @@ function answerTimeout (request: FastifyRequest, reply: FastifyReply, deadline: 
     reply.raw.destroy(error)
     return
   }
-  reply.code(504).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(toProblem(error, request.correlationId || request.id, false)))
+  sendProblem(reply, problemFor(request, error, false))
   silenceLateOutcome(request, reply)
 }
 
@@ -76,6 +78,10 @@ function stillWatched (reply: FastifyReply, now: number): boolean {
   return false
 }
 
+function marginBelowBudget ({ marginMs = DEFAULT_MARGIN_MS, defaultMs = API_GATEWAY_LIMIT_MS }: TimeoutOptions): string | undefined {
+  return marginMs < defaultMs ? undefined : `option "marginMs" (${marginMs}) must be less than "defaultMs" (${defaultMs})`
+}
+
 function routeTimeout (route: RouteOptions): number | false | undefined {
   const setting = (route.config as { timeout?: unknown } | undefined)?.timeout
   if (setting === undefined || setting === false) return setting
@@ -86,14 +92,11 @@ function routeTimeout (route: RouteOptions): number | false | undefined {
 }
 
 const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => {
-  validateOptions('timeoutPlugin', options, { marginMs: integerBetween(0), defaultMs: integerBetween(1) })
-  const marginMs = options.marginMs ?? 500
-  const defaultMs = options.defaultMs ?? 29_000
-  if (marginMs >= defaultMs) {
-    throw new HALO_ERR_OPTION(`timeoutPlugin: option "marginMs" (${marginMs}) must be less than "defaultMs" (${defaultMs})`)
-  }
+  validateOptions('timeoutPlugin', options, { marginMs: integerBetween(0), defaultMs: integerBetween(1) }, { rules: [marginBelowBudget] })
+  const marginMs = options.marginMs ?? DEFAULT_MARGIN_MS
+  const defaultMs = options.defaultMs ?? API_GATEWAY_LIMIT_MS
 
-  if (!fastify.hasRequestDecorator('deadline')) fastify.decorateRequest('deadline', null)
+  decorateDeadline(fastify)
   const watch = new DeadlineWatch<FastifyReply>(stillWatched, DEADLINE_TICK_MS)
   fastify.addHook('onClose', async () => { watch.stop() })
 

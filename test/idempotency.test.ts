@@ -652,9 +652,10 @@ t.test('closing the app destroys the store, which ends only a client it made its
   await app.register(idempotencyPlugin, { store })
   await app.close()
   t.equal(destroyed, 1)
-  const memoryOnly = Fastify()
-  await memoryOnly.register(idempotencyPlugin)
-  await memoryOnly.close()
+  const withoutDestroy = Fastify()
+  await withoutDestroy.register(idempotencyPlugin, { store: storeWith(new MemoryIdempotencyStore(), {}) })
+  t.equal(withoutDestroy.idempotencyStore.destroy, undefined)
+  await t.resolves(withoutDestroy.close(), 'a store without destroy() is closed without calling it')
 })
 
 t.test('options are checked at register and per route', async (t) => {
@@ -678,9 +679,14 @@ t.test('options are checked at register and per route', async (t) => {
   const defaults = Fastify()
   await defaults.register(idempotencyPlugin)
   t.ok(defaults.idempotencyStore instanceof MemoryIdempotencyStore, 'a memory store by default')
-  const options = Object.freeze({ store: 'memory' as const, ttlSeconds: 60 })
-  await Fastify().register(idempotencyPlugin, options)
-  t.same(options, { store: 'memory', ttlSeconds: 60 }, 'the caller\'s options are left as they are')
+  const options: IdempotencyOptions = { store: 'memory', ttlSeconds: 60 }
+  const routeConfig = { idempotency: { key: 'payload' as const } }
+  const app = Fastify()
+  await app.register(idempotencyPlugin, options)
+  app.post('/d', { config: routeConfig }, async () => 'd')
+  await app.ready()
+  t.same(options, { store: 'memory', ttlSeconds: 60 }, 'the caller\'s options are left as they are, no default written in')
+  t.same(routeConfig, { idempotency: { key: 'payload' } }, 'and so is the route\'s config')
 
   t.throws(() => defaults.post('/a', { config: { idempotency: { keys: 'payload' } as never } }, async () => 'a'),
     { code: 'HALO_ERR_OPTION', message: /idempotencyPlugin: route POST \/a config\.idempotency: unknown option "keys"/ })

@@ -4,8 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { buildApp, startUpstream, closeUpstream } from './helpers/app.js'
 import { lambdaContext, lambdaEvent } from './helpers/lambda.js'
 import { createLambdaHandler, correlationPlugin, haloServerOptions, loggingPlugin } from '../index.js'
-import { isoTime as isoTimeField, redactSecrets } from '../lib/logging.js'
-import { sampleRateFromEnvironment } from '../lib/correlation.js'
+import { isoTime as isoTimeField, redactSecrets, sampleRateFromEnvironment } from '../lib/logging.js'
 
 const isoTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 

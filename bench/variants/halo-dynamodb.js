@@ -3,7 +3,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { DynamoDBIdempotencyStore, createLambdaHandler as haloLambdaHandler } from 'fastify-halo'
 import { countDynamoDBCalls } from '../support/dynamodb-calls.js'
-import { localClientConfig } from '../support/dynamodb-local.js'
+import { localClientConfig } from '../../support/dynamodb-local.js'
 import { buildApp } from './halo.js'
 
 export const lambdaLabel = 'Halo createLambdaHandler + DynamoDBIdempotencyStore'

@@ -13,7 +13,7 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { countDynamoDBCalls } from '../support/dynamodb-calls.js'
-import { localClientConfig } from '../support/dynamodb-local.js'
+import { localClientConfig } from '../../support/dynamodb-local.js'
 import { jsonPayload } from '../support/routes.js'
 import { answer } from './middy.js'
 

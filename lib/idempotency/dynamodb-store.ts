@@ -8,19 +8,21 @@ import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
 import { gunzip, gzip } from 'node:zlib'
 import type { AttributeValue, ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { AwsClient, AwsClientOptions } from '../aws-client.js'
+import { DYNAMODB_MAX_ITEM_BYTES, dynamoDBClient, dynamoDBTableChecks, type DynamoDBModule } from '../dynamodb.js'
 import { HALO_ERR_IDEMPOTENCY_STORE, errorMessage } from '../errors.js'
-import { integerBetween, isDynamoDBTableName, isNonEmptyString, isObject, validateOptions } from '../options.js'
+import { integerBetween, validateOptions } from '../options.js'
 import {
-  epochSeconds,
+  COMPLETED, IN_PROGRESS, epochSeconds,
   type ClaimResult, type CompleteResult, type IdempotencyRecord, type IdempotencyStore, type StoredResponse
 } from './record.js'
 
-type DynamoDBModule = typeof import('@aws-sdk/client-dynamodb')
 type Item = Record<string, AttributeValue>
 type Operation<Output> = (sdk: DynamoDBModule, client: DynamoDBClient) => Promise<Output>
 
-/** DynamoDB's limit on one item, attribute names included. */
-export const DYNAMODB_MAX_ITEM_BYTES = 400 * 1024
+/** The table's partition key and its TTL attribute, which `ensureTable` declares and every call names. */
+const KEY_ATTRIBUTE = 'id'
+const TTL_ATTRIBUTE = 'expiration'
 // Room kept in an item for all but the headers and body: attribute names, id, fingerprint, owner, numbers.
 const RECORD_OVERHEAD_BYTES = 1024
 
@@ -31,20 +33,9 @@ const CLAIMABLE = 'attribute_not_exists(#id) OR #expiration < :now OR (#status =
 const gzipAsync = promisify(gzip)
 const gunzipAsync = promisify(gunzip)
 
-let sdkModule: Promise<DynamoDBModule> | undefined
-async function loadSdk (): Promise<DynamoDBModule> {
-  return await (sdkModule ??= import('@aws-sdk/client-dynamodb'))
-}
-
-export interface DynamoDBIdempotencyStoreOptions {
+export interface DynamoDBIdempotencyStoreOptions extends AwsClientOptions<DynamoDBClient> {
   /** The table: string partition key `id`, TTL attribute `expiration` (see `ensureTable`). */
   table: string
-  /** The client to use; by default one is created from `region` and `endpoint` on first use. */
-  client?: DynamoDBClient
-  /** For the client created when none is given (default: the SDK's, from AWS_REGION). */
-  region?: string
-  /** For the client created when none is given, e.g. DynamoDB Local's `http://localhost:8000`. */
-  endpoint?: string
   /**
    * Bodies larger than this many bytes are stored gzipped when that makes them smaller (default 1024: below
    * 1 KiB a write costs one unit anyway). Compression also lets answers of several hundred KiB fit an item.
@@ -54,20 +45,16 @@ export interface DynamoDBIdempotencyStoreOptions {
 
 export class DynamoDBIdempotencyStore implements IdempotencyStore {
   readonly table: string
-  readonly #options: DynamoDBIdempotencyStoreOptions
+  readonly #aws: AwsClient<DynamoDBModule, DynamoDBClient>
   readonly #compressAboveBytes: number
-  #client: DynamoDBClient | undefined
 
   constructor (options: DynamoDBIdempotencyStoreOptions) {
     validateOptions('DynamoDBIdempotencyStore', options ?? {}, {
-      table: isDynamoDBTableName,
-      client: isObject,
-      region: isNonEmptyString,
-      endpoint: isNonEmptyString,
+      ...dynamoDBTableChecks,
       compressAboveBytes: integerBetween(0)
-    }, ['table'])
+    }, { required: ['table'] })
     this.table = options.table
-    this.#options = options
+    this.#aws = dynamoDBClient(options)
     this.#compressAboveBytes = options.compressAboveBytes ?? 1024
   }
 
@@ -81,8 +68,8 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
     const TableName = this.table
     const created = await this.#call(async (sdk, client) => await client.send(new sdk.CreateTableCommand({
       TableName,
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: KEY_ATTRIBUTE, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: KEY_ATTRIBUTE, KeyType: 'HASH' }],
       BillingMode: 'PAY_PER_REQUEST'
     }))).then(() => true, (error: unknown) => {
       expectedCause(error, 'ResourceInUseException')
@@ -93,7 +80,7 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
     if (created) {
       await this.#call(async (sdk, client) => await client.send(new sdk.UpdateTimeToLiveCommand({
         TableName,
-        TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiration' }
+        TimeToLiveSpecification: { Enabled: true, AttributeName: TTL_ATTRIBUTE }
       }))).catch((error: unknown) => expectedCause(error, 'UnknownOperationException'))
     }
   }
@@ -105,19 +92,19 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
       await this.#call(async (sdk, client) => await client.send(new sdk.PutItemCommand({
         TableName: this.table,
         Item: {
-          id: { S: id },
-          status: { S: 'IN_PROGRESS' },
+          [KEY_ATTRIBUTE]: { S: id },
+          status: { S: IN_PROGRESS },
           fingerprint: { S: fingerprint },
-          expiration: { N: String(epochSeconds(now) + ttlSeconds) },
+          [TTL_ATTRIBUTE]: { N: String(epochSeconds(now) + ttlSeconds) },
           inProgressExpiry: { N: String(inProgressExpiry) },
           owner: { S: owner }
         },
         ConditionExpression: CLAIMABLE,
-        ExpressionAttributeNames: { '#id': 'id', '#expiration': 'expiration', '#status': 'status', '#inProgressExpiry': 'inProgressExpiry' },
+        ExpressionAttributeNames: { '#id': KEY_ATTRIBUTE, '#expiration': TTL_ATTRIBUTE, '#status': 'status', '#inProgressExpiry': 'inProgressExpiry' },
         ExpressionAttributeValues: {
           ':now': { N: String(epochSeconds(now)) },
           ':nowMs': { N: String(now) },
-          ':inProgress': { S: 'IN_PROGRESS' }
+          ':inProgress': { S: IN_PROGRESS }
         },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD'
       }), { abortSignal: signal }))
@@ -148,13 +135,13 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
     try {
       await this.#call(async (sdk, client) => await client.send(new sdk.UpdateItemCommand({
         TableName: this.table,
-        Key: { id: { S: id } },
+        Key: { [KEY_ATTRIBUTE]: { S: id } },
         UpdateExpression: 'SET #status = :completed, #expiration = :expiration, #statusCode = :statusCode, ' +
           '#headers = :headers, #body = :body, #bodyEncoding = :bodyEncoding',
         ConditionExpression: '#owner = :owner',
         ExpressionAttributeNames: {
           '#status': 'status',
-          '#expiration': 'expiration',
+          '#expiration': TTL_ATTRIBUTE,
           '#statusCode': 'statusCode',
           '#headers': 'headers',
           '#body': 'body',
@@ -162,7 +149,7 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
           '#owner': 'owner'
         },
         ExpressionAttributeValues: {
-          ':completed': { S: 'COMPLETED' },
+          ':completed': { S: COMPLETED },
           ':expiration': { N: String(epochSeconds(Date.now()) + ttlSeconds) },
           ':statusCode': { N: String(response.statusCode) },
           ':headers': { S: headers },
@@ -181,7 +168,7 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
   async release (id: string, owner: string, signal?: AbortSignal): Promise<void> {
     await this.#call(async (sdk, client) => await client.send(new sdk.DeleteItemCommand({
       TableName: this.table,
-      Key: { id: { S: id } },
+      Key: { [KEY_ATTRIBUTE]: { S: id } },
       ConditionExpression: '#owner = :owner',
       ExpressionAttributeNames: { '#owner': 'owner' },
       ExpressionAttributeValues: { ':owner': { S: owner } }
@@ -191,7 +178,7 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
   async #read (id: string, signal?: AbortSignal): Promise<Item | undefined> {
     const { Item } = await this.#call(async (sdk, client) => await client.send(new sdk.GetItemCommand({
       TableName: this.table,
-      Key: { id: { S: id } },
+      Key: { [KEY_ATTRIBUTE]: { S: id } },
       ConsistentRead: true
     }), { abortSignal: signal }))
     return Item
@@ -207,16 +194,14 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
 
   /** Destroys the client the store made for itself (one it was given is the giver's to destroy). */
   async destroy (): Promise<void> {
-    if (this.#options.client === undefined) this.#client?.destroy()
-    this.#client = undefined
+    await this.#aws.destroy()
   }
 
   /** Runs one SDK call; any failure is thrown as HALO_ERR_IDEMPOTENCY_STORE, with the SDK's error as `cause`. */
   async #call<Output> (operation: Operation<Output>): Promise<Output> {
     try {
-      const sdk = await loadSdk()
-      this.#client ??= this.#options.client ?? new sdk.DynamoDBClient({ region: this.#options.region, endpoint: this.#options.endpoint })
-      return await operation(sdk, this.#client)
+      const { sdk, client } = await this.#aws.connect()
+      return await operation(sdk, client)
     } catch (error) {
       throw Object.assign(new HALO_ERR_IDEMPOTENCY_STORE(errorMessage(error)), { cause: error })
     }
@@ -235,18 +220,18 @@ function expectedCause<Cause extends Error = Error> (storeError: unknown, name: 
 
 async function toRecord (item: Item): Promise<IdempotencyRecord> {
   const record = {
-    id: item.id.S as string,
+    id: item[KEY_ATTRIBUTE].S as string,
     fingerprint: item.fingerprint.S as string,
-    expiration: Number(item.expiration.N),
+    expiration: Number(item[TTL_ATTRIBUTE].N),
     inProgressExpiry: Number(item.inProgressExpiry.N),
     owner: item.owner.S as string
   }
-  if (item.status.S === 'IN_PROGRESS') return { ...record, status: 'IN_PROGRESS' }
+  if (item.status.S === IN_PROGRESS) return { ...record, status: IN_PROGRESS }
   const stored = item.body.B as Uint8Array
   const body = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength)
   return {
     ...record,
-    status: 'COMPLETED',
+    status: COMPLETED,
     response: {
       statusCode: Number(item.statusCode.N),
       headers: JSON.parse(item.headers.S as string) as StoredResponse['headers'],

@@ -2,10 +2,11 @@
 // (Map keeps insertion order, and a record used again is moved to the end). Claims are atomic because each call runs
 // without awaiting anything. Per process only: on Lambda each instance has its own, so use DynamoDB there.
 import { randomUUID } from 'node:crypto'
+import { DYNAMODB_MAX_ITEM_BYTES } from '../dynamodb.js'
 import { integerBetween, validateOptions } from '../options.js'
 import {
-  epochSeconds, isLive,
-  type ClaimResult, type CompleteResult, type IdempotencyRecord, type IdempotencyStore, type StoredResponse
+  COMPLETED, IN_PROGRESS, epochSeconds, isLive,
+  type ClaimResult, type CompleteResult, type IdempotencyRecord, type IdempotencyStore, type IdempotencyStoreCapabilities, type StoredResponse
 } from './record.js'
 
 export interface MemoryIdempotencyStoreOptions {
@@ -35,6 +36,8 @@ export function recordBytes (record: IdempotencyRecord): number {
 }
 
 export class MemoryIdempotencyStore implements IdempotencyStore {
+  /** Every call answers at once: a deadline's signal would bound nothing. */
+  readonly capabilities: IdempotencyStoreCapabilities = { signal: false }
   readonly #records = new Map<string, IdempotencyRecord>()
   readonly #maxEntries: number
   readonly #maxBodyBytes: number
@@ -48,7 +51,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       maxBytes: integerBetween(1)
     })
     this.#maxEntries = options.maxEntries ?? 10_000
-    this.#maxBodyBytes = options.maxBodyBytes ?? 400 * 1024
+    this.#maxBodyBytes = options.maxBodyBytes ?? DYNAMODB_MAX_ITEM_BYTES
     this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
   }
 
@@ -70,7 +73,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       return { claimed: false, existing }
     }
     const owner = randomUUID()
-    this.#keep({ id, status: 'IN_PROGRESS', fingerprint, expiration: epochSeconds(now) + ttlSeconds, inProgressExpiry, owner })
+    this.#keep({ id, status: IN_PROGRESS, fingerprint, expiration: epochSeconds(now) + ttlSeconds, inProgressExpiry, owner })
     return { claimed: true, owner }
   }
 
@@ -81,7 +84,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       this.#delete(id)
       return { stored: false, reason: 'too-large', bytes: response.body.byteLength, limit: this.#maxBodyBytes }
     }
-    const completed: IdempotencyRecord = { ...record, status: 'COMPLETED', expiration: epochSeconds(Date.now()) + ttlSeconds, response }
+    const completed: IdempotencyRecord = { ...record, status: COMPLETED, expiration: epochSeconds(Date.now()) + ttlSeconds, response }
     const bytes = recordBytes(completed)
     if (bytes > this.#maxBytes) {
       this.#delete(id)

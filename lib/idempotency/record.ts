@@ -14,6 +14,10 @@ export interface StoredResponse {
   body: Buffer
 }
 
+/** A record's status, as every store keeps it (DynamoDB's `status` attribute holds these strings). */
+export const IN_PROGRESS = 'IN_PROGRESS'
+export const COMPLETED = 'COMPLETED'
+
 interface RecordBase {
   /** See `idempotencyRecordId`. */
   id: string
@@ -28,11 +32,11 @@ interface RecordBase {
 }
 
 export interface InProgressRecord extends RecordBase {
-  status: 'IN_PROGRESS'
+  status: typeof IN_PROGRESS
 }
 
 export interface CompletedRecord extends RecordBase {
-  status: 'COMPLETED'
+  status: typeof COMPLETED
   response: StoredResponse
 }
 
@@ -55,12 +59,22 @@ export type CompleteResult =
   | { stored: false, reason: 'too-large', bytes: number, limit: number }
   | { stored: false, reason: 'claim-lost' }
 
+/** What a store can do, declared by the store so that callers never tell stores apart by class. */
+export interface IdempotencyStoreCapabilities {
+  /**
+   * Its calls can be bounded by an AbortSignal (the default when undefined). A store that answers without I/O
+   * says false, and requests then skip creating the deadline's signal.
+   */
+  readonly signal?: boolean
+}
+
 /**
  * Where records live. Failures to reach the store are thrown as HALO_ERR_IDEMPOTENCY_STORE by the built-in
  * stores; a custom store may throw anything, which the plugin treats the same way. `signal` bounds a call by
  * the request's deadline where the store can honour it.
  */
 export interface IdempotencyStore {
+  readonly capabilities?: IdempotencyStoreCapabilities
   /**
    * Creates an IN_PROGRESS record owned by a new token unless a live record exists (one before its `expiration`
    * and, when IN_PROGRESS, before its `inProgressExpiry`), which is returned instead.
@@ -90,13 +104,13 @@ export type Repeat =
  */
 export function classifyRepeat (existing: IdempotencyRecord, fingerprint: string, now = Date.now()): Repeat {
   if (existing.fingerprint !== fingerprint) return { outcome: 'key-reused' }
-  if (existing.status === 'COMPLETED') return { outcome: 'replay', response: existing.response }
+  if (existing.status === COMPLETED) return { outcome: 'replay', response: existing.response }
   return { outcome: 'in-progress', retryAfterSeconds: Math.max(1, Math.ceil((existing.inProgressExpiry - now) / 1000)) }
 }
 
 /** Whether a record still blocks a claim at `now` (epoch ms). */
 export function isLive (record: IdempotencyRecord, now: number): boolean {
-  return record.expiration >= epochSeconds(now) && (record.status === 'COMPLETED' || record.inProgressExpiry >= now)
+  return record.expiration >= epochSeconds(now) && (record.status === COMPLETED || record.inProgressExpiry >= now)
 }
 
 export function epochSeconds (epochMs: number): number {

@@ -2,6 +2,7 @@
 // its backoff; this layer keeps SSM's limits, bounds every call in time (an SSM that accepts a connection and
 // never answers must not hang start-up or a cached value) and turns its errors into Halo's, naming the parameter.
 import type { Parameter, SSMClient } from '@aws-sdk/client-ssm'
+import { AwsClient, type AwsClientOptions } from '../aws-client.js'
 import { HALO_ERR_PARAM_NOT_FOUND, HALO_ERR_PARAM_UNAVAILABLE, errorMessage } from '../errors.js'
 import type { ParamSource } from './source.js'
 
@@ -15,27 +16,30 @@ export interface SsmSourceOptions {
   timeoutMs?: number
 }
 
-// The SDK is loaded on first use: an app that reads its parameters from a file never pays its load time.
-let sdk: Promise<typeof import('@aws-sdk/client-ssm')> | undefined
-function loadSdk (): Promise<typeof import('@aws-sdk/client-ssm')> {
-  sdk ??= import('@aws-sdk/client-ssm')
-  return sdk
-}
+type SsmModule = typeof import('@aws-sdk/client-ssm')
 
 export class SsmSource implements ParamSource {
-  readonly #client: SSMClient
+  // The SDK is loaded on first use: an app that reads its parameters from a file never pays its load time.
+  readonly #aws: AwsClient<SsmModule, SSMClient>
   readonly #timeoutMs: number
 
-  constructor (client: SSMClient, options: SsmSourceOptions = {}) {
-    this.#client = client
+  /** Reads through `client`, or through a client made from `region` and `endpoint` on first use, which `destroy()` ends. */
+  constructor (client: SSMClient | AwsClientOptions<SSMClient>, options: SsmSourceOptions = {}) {
+    this.#aws = new AwsClient<SsmModule, SSMClient>(async () => await import('@aws-sdk/client-ssm'), (sdk, config) => new sdk.SSMClient(config),
+      'send' in client ? { client } : client)
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_SSM_TIMEOUT_MS
+  }
+
+  /** Destroys the client made here, if any (one given is the giver's to destroy). */
+  async destroy (): Promise<void> {
+    await this.#aws.destroy()
   }
 
   async getParameter (name: string, decrypt: boolean, signal?: AbortSignal): Promise<string> {
     const bound = this.#bound(signal)
     try {
-      const { GetParameterCommand } = await loadSdk()
-      const { Parameter } = await this.#client.send(new GetParameterCommand({ Name: name, WithDecryption: decrypt }), { abortSignal: bound })
+      const { sdk: { GetParameterCommand }, client } = await this.#aws.connect()
+      const { Parameter } = await client.send(new GetParameterCommand({ Name: name, WithDecryption: decrypt }), { abortSignal: bound })
       return Parameter!.Value!
     } catch (error) {
       if ((error as Error).name === 'ParameterNotFound') throw new HALO_ERR_PARAM_NOT_FOUND(name)
@@ -44,12 +48,12 @@ export class SsmSource implements ParamSource {
   }
 
   async getParameters (names: readonly string[], decrypt: boolean, signal?: AbortSignal): Promise<Map<string, string>> {
-    const { GetParametersCommand } = await loadSdk()
+    const { sdk: { GetParametersCommand }, client } = await this.#aws.connect()
     const batches: Array<Promise<Parameter[]>> = []
     for (let start = 0; start < names.length; start += SSM_BATCH_SIZE) {
       const batch = names.slice(start, start + SSM_BATCH_SIZE)
       const bound = this.#bound(signal)
-      batches.push(this.#client.send(new GetParametersCommand({ Names: batch, WithDecryption: decrypt }), { abortSignal: bound }).then(
+      batches.push(client.send(new GetParametersCommand({ Names: batch, WithDecryption: decrypt }), { abortSignal: bound }).then(
         (output) => output.Parameters!,
         (error: unknown) => { throw this.#unavailable(batch.join(', '), error, bound) }))
     }
@@ -57,13 +61,13 @@ export class SsmSource implements ParamSource {
   }
 
   async getParametersByPath (path: string, recursive: boolean, decrypt: boolean, signal?: AbortSignal): Promise<Map<string, string>> {
-    const { GetParametersByPathCommand } = await loadSdk()
+    const { sdk: { GetParametersByPathCommand }, client } = await this.#aws.connect()
     const parameters: Parameter[] = []
     let nextToken: string | undefined
     let bound = this.#bound(signal)
     try {
       for (;;) {
-        const page = await this.#client.send(new GetParametersByPathCommand({
+        const page = await client.send(new GetParametersByPathCommand({
           Path: path, Recursive: recursive, WithDecryption: decrypt, MaxResults: SSM_BATCH_SIZE, NextToken: nextToken
         }), { abortSignal: bound })
         parameters.push(...page.Parameters!)

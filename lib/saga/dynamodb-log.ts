@@ -3,20 +3,17 @@
 // `open` attribute that a sparse index is keyed on, so finding them reads only those, never the table.
 // The AWS SDK is imported on first use, so that loading Halo without this log does not load the SDK.
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { AwsClient, AwsClientOptions, AwsConnection } from '../aws-client.js'
+import { dynamoDBClient, dynamoDBTableChecks, type DynamoDBModule } from '../dynamodb.js'
 import { HALO_ERR_SAGA_CONFLICT } from '../errors.js'
-import { integerBetween, isDynamoDBTableName, isNonEmptyString, isObject, validateOptions } from '../options.js'
+import { integerBetween, validateOptions } from '../options.js'
 import { OPEN_STATUSES, type NewSaga, type OpenSaga, type SagaChanges, type SagaEvent, type SagaLog, type SagaRecord, type SagaStatus } from './log.js'
 
-type Sdk = typeof import('@aws-sdk/client-dynamodb')
 type Item = Record<string, AttributeValue>
 
-export interface DynamoDBSagaLogOptions {
+export interface DynamoDBSagaLogOptions extends AwsClientOptions<DynamoDBClient> {
   /** The table: see `DynamoDBSagaLog` for its shape, or let `ensureTable()` create it. */
   table: string
-  /** Default: a client for `region` and `endpoint`, with the SDK's usual credentials. */
-  client?: DynamoDBClient
-  region?: string
-  endpoint?: string
   /**
    * How long a committed or rolled-back saga's record is kept, through the TTL attribute `expiration`
    * (default 7 days). Failed sagas are kept until an operator deletes them.
@@ -118,20 +115,16 @@ function isConditionFailure (error: unknown): boolean {
  */
 export class DynamoDBSagaLog implements SagaLog {
   readonly table: string
-  readonly #options: DynamoDBSagaLogOptions
+  readonly #aws: AwsClient<DynamoDBModule, DynamoDBClient>
   readonly #retentionSeconds: number
-  #connection: Promise<{ sdk: Sdk, client: DynamoDBClient }> | undefined
 
   constructor (options: DynamoDBSagaLogOptions) {
     validateOptions('DynamoDBSagaLog', options, {
-      table: isDynamoDBTableName,
-      client: isObject,
-      region: isNonEmptyString,
-      endpoint: isNonEmptyString,
+      ...dynamoDBTableChecks,
       retentionSeconds: integerBetween(1)
-    }, ['table'])
+    }, { required: ['table'] })
     this.table = options.table
-    this.#options = options
+    this.#aws = dynamoDBClient(options)
     this.#retentionSeconds = options.retentionSeconds ?? 7 * 24 * 3600
   }
 
@@ -264,16 +257,10 @@ export class DynamoDBSagaLog implements SagaLog {
 
   /** Destroys the client the log made for itself (one it was given is the giver's to destroy). */
   async destroy (): Promise<void> {
-    if (this.#connection === undefined || this.#options.client !== undefined) return
-    const { client } = await this.#connection
-    client.destroy()
+    await this.#aws.destroy()
   }
 
-  async #connect (): Promise<{ sdk: Sdk, client: DynamoDBClient }> {
-    this.#connection ??= import('@aws-sdk/client-dynamodb').then((sdk) => ({
-      sdk,
-      client: this.#options.client ?? new sdk.DynamoDBClient({ region: this.#options.region, endpoint: this.#options.endpoint })
-    }))
-    return await this.#connection
+  async #connect (): Promise<AwsConnection<DynamoDBModule, DynamoDBClient>> {
+    return await this.#aws.connect()
   }
 }

@@ -63,7 +63,7 @@ export async function recover (options: RecoverOptions): Promise<RecoverySummary
     log: isObject,
     signal: (value) => value instanceof AbortSignal ? undefined : 'must be an AbortSignal',
     deadline: isObject
-  }, ['sagaLog', 'sagas'])
+  }, { required: ['sagaLog', 'sagas'] })
   const { sagaLog, apis, signal, deadline } = options
   const sagas = new Map([...options.sagas].map((saga) => [saga.name, saga]))
   const owner = options.owner ?? randomUUID()

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { HALO_ERR_OPTION, HALO_ERR_TIMEOUT, HALO_ERR_VALIDATION, SagaError, SagaRollback } from '../errors.js'
-import { integerBetween, isNonEmptyString, isObject, numberBetween, validateOptions, type OptionCheck } from '../options.js'
+import { integerBetween, isNonEmptyString, isObject, numberBetween, validateOptions, type OptionChecks } from '../options.js'
 import { ALL_ERRORS, analyseDefinition, firstSchemaError, type SagaDefinition, type SagaGraph, type SagaRetrier, type SagaTaskState } from './definition.js'
 import { errorInfo, MemorySagaLog, type SagaChanges, type SagaEvent, type OpenSaga, type SagaEventName, type SagaLog, type SagaRecord } from './log.js'
 
@@ -282,12 +282,12 @@ function resultKey (resultPath: string): string {
   return resultPath.slice(2)
 }
 
-const retryOptionChecks: Record<string, OptionCheck> = {
+const retryOptionChecks: OptionChecks<Omit<SagaRetrier, 'ErrorEquals'>> = {
   IntervalSeconds: numberBetween(0),
   MaxAttempts: integerBetween(0),
   BackoffRate: numberBetween(1)
 }
-const executionOptionChecks: Record<string, OptionCheck> = {
+const executionOptionChecks: OptionChecks<SagaExecutionOptions> = {
   apis: isObject,
   signal: (value) => value instanceof AbortSignal ? undefined : 'must be an AbortSignal',
   deadline: (value) => typeof Object(value).remaining === 'function' ? undefined : 'must have a remaining() method',
@@ -316,7 +316,7 @@ export class Saga {
       schemas: isObject,
       compensationRetry: (value) => {
         // Throws its own message, which names the field at fault.
-        validateOptions(`saga "${name}" option "compensationRetry"`, value, retryOptionChecks)
+        validateOptions(`saga "${name}" option "compensationRetry"`, value as LoadSagaOptions['compensationRetry'], retryOptionChecks)
         return undefined
       },
       sagaLog: isObject
@@ -354,7 +354,7 @@ export class Saga {
       payloads: isObject,
       context: () => undefined,
       sagaId: isNonEmptyString
-    }, ['payloads'])
+    }, { required: ['payloads'] })
     const apis = this.#apisFor(options.apis, this.#graph.tasks.keys())
     this.#checkPayloads(options.payloads)
     const sagaId = options.sagaId ?? randomUUID()
@@ -393,7 +393,7 @@ export class Saga {
    * started, leaving out those already done. Resolves to undefined when another process moved first.
    */
   async recover (open: Pick<OpenSaga, 'sagaId' | 'version'>, options: SagaRecoverOptions): Promise<SagaCompensation | undefined> {
-    validateOptions(`saga "${this.name}" recover`, options, { ...executionOptionChecks, owner: isNonEmptyString }, ['owner'])
+    validateOptions(`saga "${this.name}" recover`, options, { ...executionOptionChecks, owner: isNonEmptyString }, { required: ['owner'] })
     // Checked before claiming, so that a misconfigured recoverer never holds a saga it cannot finish.
     const apis = this.#apisFor(options.apis, this.#compensationStates)
     const log = options.log ?? silentLogger

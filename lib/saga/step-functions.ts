@@ -41,8 +41,8 @@ const isStepFunctionsClient: OptionCheck = (value) =>
     ? undefined
     : 'must be an SFN client of @aws-sdk/client-sfn (with startExecution and startSyncExecution; an SFNClient has neither)'
 
-export function validateStepFunctionsEngine (where: string, options: unknown): void {
-  validateOptions(where, options, { client: isStepFunctionsClient, stateMachineArn: isFunction }, ['client', 'stateMachineArn'])
+export function validateStepFunctionsEngine (where: string, options: StepFunctionsEngineOptions | undefined): void {
+  validateOptions(where, options, { client: isStepFunctionsClient, stateMachineArn: isFunction }, { required: ['client', 'stateMachineArn'] })
 }
 
 /** Runs and starts sagas as executions of their state machines. */

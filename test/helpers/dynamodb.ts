@@ -4,16 +4,16 @@
 //   HALO_TEST_DYNAMODB_ENGINE=dynalite skips it, to run a suite against dynalite as well;
 // - else dynalite, in-process.
 // DynamoDB Local is given HALO_TEST_DYNAMODB_START_TIMEOUT_MS (default 30 000) to answer ListTables.
-// Starting and stopping them is bench/support/dynamodb-local.js, which the benchmarks use too: its watchdog
+// Starting and stopping them is support/dynamodb-local.js, which the benchmarks use too: its watchdog
 // process kills the JVM when the test process ends in any way, SIGKILL included, so that a crashed or
 // timed-out test never leaves a JVM behind.
 import { randomUUID } from 'node:crypto'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import {
   DEFAULT_START_TIMEOUT_MS, localClientConfig, onlyOnce, startLocalDynamoDB
-} from '../../bench/support/dynamodb-local.js'
+} from '../../support/dynamodb-local.js'
 
-export { freePort } from '../../bench/support/dynamodb-local.js'
+export { freePort } from '../../support/dynamodb-local.js'
 
 export interface LocalDynamoDB {
   /** `http://127.0.0.1:<port>`, or HALO_TEST_DYNAMODB_ENDPOINT. */

@@ -4,7 +4,7 @@
 import type { Test } from 'tap'
 import { DynamoDBIdempotencyStore, DynamoDBSagaLog } from '../../index.js'
 import { PARTNERS_URL_NAME } from '../../examples/travel/app.js'
-import { localClientConfig } from '../../bench/support/dynamodb-local.js'
+import { localClientConfig } from '../../support/dynamodb-local.js'
 import { startDynamoDB, uniqueTableName, type LocalDynamoDB } from './dynamodb.js'
 import { startSsmServer, type SsmServer } from './ssm-server.js'
 

@@ -1,6 +1,6 @@
 // Type-checked by `tsc --noEmit`, never run: what must compile does, and each `@ts-expect-error` line must not.
 import Fastify, { type FastifyContextConfig, type FastifyRequest } from 'fastify'
-import { DynamoDBIdempotencyStore, MemoryIdempotencyStore, type IdempotencyStore } from '../../index.js'
+import { DynamoDBIdempotencyStore, MemoryIdempotencyStore, type IdempotencyStore, type IdempotencyStoreCapabilities } from '../../index.js'
 import { idempotencyPlugin, type IdempotencyKeySource, type IdempotencyOptions, type IdempotencyRouteOptions } from '../../plugins/idempotency.js'
 
 const app = Fastify()
@@ -41,6 +41,10 @@ await app.register(idempotencyPlugin, { onStoreError: 'ignore' })
 await app.register(idempotencyPlugin, { keys: 'header' })
 
 const store: IdempotencyStore = app.idempotencyStore
+const answersAtOnce: IdempotencyStoreCapabilities = { signal: false }
+await app.register(idempotencyPlugin, { store: { ...store, capabilities: answersAtOnce } })
+// @ts-expect-error capabilities are flags
+await app.register(idempotencyPlugin, { store: { ...store, capabilities: { signal: 'no' } } })
 const source: IdempotencyKeySource = 'payload'
 const options: IdempotencyOptions = { key: source }
 const routeOptions: IdempotencyRouteOptions = { key: 'payload', ttlSeconds: 60 }

@@ -1,6 +1,7 @@
-// The benchmarks are never timed in tests. Their pure helpers (statistics, round schedule, report, profile
-// reading) are tested here; the benchmarks themselves run in a child process with the tiny settings of
-// `--smoke`, which only checks that each one starts and returns well-formed results.
+// The benchmarks' own step of `npm test` (`npm run bench:smoke`), after the product's tests and outside their
+// coverage gate: nothing is timed. Their pure helpers (statistics, round schedule, report, profile reading)
+// are tested here; the benchmarks themselves run in a child process with the tiny settings of `--smoke`,
+// which only checks that each one starts and returns well-formed results.
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -51,7 +52,7 @@ interface CpuProfileReader {
 }
 
 async function benchSupport<Module> (file: string): Promise<Module> {
-  return await import(new URL(`../bench/support/${file}`, import.meta.url).href) as Module
+  return await import(new URL(`./support/${file}`, import.meta.url).href) as Module
 }
 
 t.test('median, paired ratios and a Lambda loop\'s rates', async (t) => {
@@ -194,8 +195,8 @@ t.test('--profile writes CPU profiles and prints where their time goes', async (
   t.match(stdout, /HTTP server, Halo, GET \/json .*top 15 functions by self time/)
   t.match(stdout, /Lambda loop, Halo, GET \/json .*top 15 functions by self time/)
   t.match(stdout, /by origin:\n +\d+ ms +[\d.]+ % {2}\S/)
-  t.ok(existsSync(new URL('../bench/.cpuprofile/http-halo.cpuprofile', import.meta.url)))
-  t.ok(existsSync(new URL('../bench/.cpuprofile/lambda-halo.cpuprofile', import.meta.url)))
+  t.ok(existsSync(new URL('./.cpuprofile/http-halo.cpuprofile', import.meta.url)))
+  t.ok(existsSync(new URL('./.cpuprofile/lambda-halo.cpuprofile', import.meta.url)))
 })
 
 t.test('an unknown benchmark is refused', async (t) => {
