@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { SagaError, SagaRollback } from '../lib/errors.js'
-import { loadSaga, MemorySagaLog, type SagaLogger, type SagaRecord } from '../lib/saga/index.js'
+import { loadSaga, MemorySagaLog, type SagaDefinition, type SagaLogger, type SagaRecord } from '../lib/saga/index.js'
 import { BOOK_STATES, seedPayloads, statesOf, travelApis, travelDefinition, withTask, type PartnerCall } from './fixtures/travel.js'
 
 const COMPENSATIONS: Record<string, string[]> = {
@@ -327,4 +327,22 @@ t.test('the saga log: a taken id, a failing log, bounded memory', async (t) => {
   await t.rejects(loadSaga('travel', travelDefinition(), { apis: travelApis(calls) }).run({ payloads: seedPayloads(), sagaLog: failingLog }), down)
   t.same(calls, [], 'no step runs unless its start is logged')
   t.match(await failingLog.listOpen(Infinity), [{ status: 'running' }], 'the saga stays open for recovery')
+})
+
+t.test('states are looked up as own properties only: a state named toString with no API is a missing API', async (t) => {
+  const definition = {
+    StartAt: 'toString',
+    States: {
+      toString: { Type: 'Task', Resource: 'Api', ResultPath: '$.first', Next: 'valueOf' },
+      valueOf: { Type: 'Task', Resource: 'Api', ResultPath: '$.second', Next: 'constructor' },
+      constructor: { Type: 'Task', Resource: 'Api', ResultPath: '$.third', End: true }
+    }
+  } as const satisfies SagaDefinition
+  await t.rejects(loadSaga('prototype', definition).run({ payloads: {} }),
+    { code: 'HALO_ERR_OPTION', message: 'saga "prototype": no API function for state "toString" in apis' })
+  const payloads: unknown[] = []
+  const record = (payload: unknown): string => { payloads.push(payload); return 'done' }
+  const { results } = await loadSaga('prototype', definition, { apis: { toString: record, valueOf: record, constructor: record } }).run({ payloads: {} })
+  t.same(results, { first: 'done', second: 'done', third: 'done' })
+  t.same(payloads, [undefined, undefined, undefined], 'no payload is taken from Object.prototype')
 })

@@ -277,6 +277,11 @@ function toRetrier (retrier: SagaRetrier): Retrier {
   }
 }
 
+/** A payload by state name, never one an object inherits. */
+function ownValue (payloads: Record<string, unknown>, state: string): unknown {
+  return Object.hasOwn(payloads, state) ? payloads[state] : undefined
+}
+
 /** The key of a result path: `$.BookHotelResult` → `BookHotelResult`. */
 function resultKey (resultPath: string): string {
   return resultPath.slice(2)
@@ -307,8 +312,6 @@ export class Saga {
   readonly #graph: SagaGraph
   readonly #apis: SagaApis
   readonly #tasks = new Map<string, CompiledTask>()
-  /** The states whose payloads a recoverer needs. */
-  readonly #compensationStates: readonly string[]
 
   constructor (name: string, definition: unknown, options?: LoadSagaOptions) {
     validateOptions(`saga "${name}"`, options, {
@@ -327,14 +330,13 @@ export class Saga {
     this.forward = this.#graph.forward
     this.sagaLog = options?.sagaLog ?? new MemorySagaLog()
     this.#apis = options?.apis ?? {}
-    this.#compensationStates = [...this.#graph.tasks.keys()].filter((state) => !this.forward.includes(state))
     const compensationRetrier = toRetrier({ IntervalSeconds: 1, MaxAttempts: 2, ...options?.compensationRetry, ErrorEquals: [ALL_ERRORS] })
     for (const [state, task] of this.#graph.tasks) {
       const own = (task.Retry ?? []).map(toRetrier)
       this.#tasks.set(state, {
         definition: task,
         resultKey: resultKey(task.ResultPath),
-        retriers: this.forward.includes(state) ? own : [...own, compensationRetrier]
+        retriers: this.#graph.compensations.has(state) ? [...own, compensationRetrier] : own
       })
     }
     this.#compileSchemas(options?.schemas ?? {})
@@ -361,7 +363,7 @@ export class Saga {
     const log = options.log ?? silentLogger
     const journal = new Journal(options.sagaLog ?? this.sagaLog, log, this.name, sagaId, randomUUID())
     const execution: Execution = { sagaId, apis, payloads: options.payloads, results: {}, context: options.context, log, journal }
-    await journal.start(Object.fromEntries(this.#compensationStates
+    await journal.start(Object.fromEntries([...this.#graph.compensations]
       .filter((state) => Object.hasOwn(options.payloads, state))
       .map((state) => [state, options.payloads[state]])))
 
@@ -395,12 +397,12 @@ export class Saga {
   async recover (open: Pick<OpenSaga, 'sagaId' | 'version'>, options: SagaRecoverOptions): Promise<SagaCompensation | undefined> {
     validateOptions(`saga "${this.name}" recover`, options, { ...executionOptionChecks, owner: isNonEmptyString }, ['owner'])
     // Checked before claiming, so that a misconfigured recoverer never holds a saga it cannot finish.
-    const apis = this.#apisFor(options.apis, this.#compensationStates)
+    const apis = this.#apisFor(options.apis, this.#graph.compensations)
     const log = options.log ?? silentLogger
     const journal = new Journal(options.sagaLog ?? this.sagaLog, log, this.name, open.sagaId, options.owner)
     const record = await journal.claim(open.version)
     if (record === undefined) return undefined
-    const chain = record.failure?.compensation ?? this.#graph.recoveryChains.get(record.started.at(-1) ?? '') ?? []
+    const chain = record.failure?.compensation ?? this.#graph.chain(this.#graph.recoveryEntries.get(record.started.at(-1) ?? ''))
     const todo = chain.filter((state) => !record.compensated.includes(state))
     const execution: Execution = {
       sagaId: record.sagaId,
@@ -416,7 +418,7 @@ export class Saga {
 
   async #fail (execution: Execution, state: string, outcome: Outcome & { ok: false }, budget: Budget): Promise<never> {
     const catcher = this.#task(state).definition.Catch?.find(({ ErrorEquals }) => matches(ErrorEquals, outcome.error))
-    const chain = (catcher === undefined ? this.#graph.recoveryChains.get(state) : this.#graph.chains.get(catcher.Next)) as readonly string[]
+    const chain = this.#graph.chain(catcher === undefined ? this.#graph.recoveryEntries.get(state) : catcher.Next)
     const error = errorInfo(outcome.error)
     const changes: SagaChanges = { status: 'compensating', failure: { state, error, compensation: [...chain] } }
     if (catcher?.ResultPath !== undefined) {
@@ -470,7 +472,7 @@ export class Saga {
       await journal.record({ event: `${role}-started`, state, attempt }, role === 'step' && attempt === 1 ? { started: state } : undefined)
       let error: unknown
       try {
-        const result = await execution.apis[state](execution.payloads[state], {
+        const result = await execution.apis[state](ownValue(execution.payloads, state), {
           saga: this.name,
           sagaId: execution.sagaId,
           state,
@@ -504,15 +506,22 @@ export class Saga {
   #apisFor (overrides: SagaApis | undefined, states: Iterable<string>): SagaApis {
     const apis = overrides === undefined ? this.#apis : { ...this.#apis, ...overrides }
     for (const state of states) {
-      if (typeof apis[state] !== 'function') throw new HALO_ERR_OPTION(`saga "${this.name}": no API function for state "${state}" in apis`)
+      // Own properties only: `toString` is no partner API.
+      if (!Object.hasOwn(apis, state) || typeof apis[state] !== 'function') throw new HALO_ERR_OPTION(`saga "${this.name}": no API function for state "${state}" in apis`)
     }
     return apis
   }
 
   #compileSchemas (schemas: Record<string, ResourceSchemas>): void {
+    const byResource = new Map<string, CompiledTask[]>()
+    for (const task of this.#tasks.values()) {
+      const tasks = byResource.get(task.definition.Resource)
+      if (tasks === undefined) byResource.set(task.definition.Resource, [task])
+      else tasks.push(task)
+    }
     for (const [resource, { payload, result }] of Object.entries(schemas)) {
-      const tasks = [...this.#tasks.values()].filter((task) => task.definition.Resource === resource)
-      if (tasks.length === 0) throw new HALO_ERR_OPTION(`saga "${this.name}": option "schemas" names Resource "${resource}", which no state uses`)
+      const tasks = byResource.get(resource)
+      if (tasks === undefined) throw new HALO_ERR_OPTION(`saga "${this.name}": option "schemas" names Resource "${resource}", which no state uses`)
       const payloadCheck = payload === undefined ? undefined : TypeCompiler.Compile(payload)
       const resultCheck = result === undefined ? undefined : TypeCompiler.Compile(result)
       for (const task of tasks) Object.assign(task, { payloadCheck, resultCheck })
@@ -521,7 +530,7 @@ export class Saga {
 
   #checkPayloads (payloads: Record<string, unknown>): void {
     for (const [state, { payloadCheck }] of this.#tasks) {
-      const problem = payloadCheck === undefined ? undefined : firstSchemaError(payloadCheck, payloads[state])
+      const problem = payloadCheck === undefined ? undefined : firstSchemaError(payloadCheck, ownValue(payloads, state))
       if (problem !== undefined) throw new HALO_ERR_VALIDATION(`saga "${this.name}": the payload of ${state} is invalid: ${problem}`)
     }
   }
