@@ -40,9 +40,11 @@ export interface HaloSagas {
    */
   load (name: string, definition: unknown, apis?: SagaApis, options?: SagaLoadOptions): Saga
   /**
-   * Runs the saga loaded under `name`. Inside a request it is bounded by the request's deadline, stops
-   * with its signal and logs through its logger (so every line carries the correlation id); outside one
-   * it runs unbounded and logs through `fastify.log`. Throws `SagaRollback` or `SagaError` as the engine does.
+   * Runs the saga loaded under `name`. Inside a request its steps are bounded by the request's deadline
+   * (a step still pending then fails with `States.Timeout`), its compensations still run in-process after
+   * it, and it logs through the request's logger (so every line carries the correlation id); outside one
+   * only `TimeoutSeconds` bounds it and it logs through `fastify.log`. Throws `SagaRollback` or `SagaError`
+   * as the engine does.
    */
   run (name: string, options: SagaPluginRunOptions): Promise<SagaResult>
   /** Finishes, by compensation, the sagas of the loaded definitions that a crash or a timeout left open. */
@@ -70,11 +72,11 @@ const isSagaLog: OptionCheck = (value) =>
     : `must be a SagaLog (with ${SAGA_LOG_METHODS.join(', ')})`
 
 /** The bounds and logger of the current request, or none and the app's logger outside one. */
-function currentExecution (fastify: FastifyInstance): Pick<SagaExecutionOptions, 'deadline' | 'signal' | 'log'> {
+function currentExecution (fastify: FastifyInstance): Pick<SagaExecutionOptions, 'deadline' | 'log'> {
   const request = haloContext()
   if (request === undefined) return { log: fastify.log }
-  const deadline = request.deadline ?? undefined
-  return { deadline, signal: deadline?.signal, log: request.log }
+  // Not the request's signal: it aborts at the deadline, and the compensations must go on past it.
+  return { deadline: request.deadline ?? undefined, log: request.log }
 }
 
 async function sagas (fastify: FastifyInstance, options: SagaOptions): Promise<void> {

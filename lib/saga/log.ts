@@ -19,12 +19,14 @@ export const OPEN_STATUSES: readonly SagaStatus[] = ['running', 'compensating', 
  * The transitions. A failed attempt that will be retried is a `step-failed` (or `compensation-failed`)
  * with `retryInMs`; the last one has none. `suspended`: time ran out (deadline or abort) while
  * compensating, and the saga stays open for `recover()`. `claimed`: a recoverer took the saga over.
+ * `late-success`: a step that counted as failed with `States.Timeout` succeeded after all; its
+ * compensation runs once more.
  */
 export type SagaEventName =
   | 'started'
   | 'step-started' | 'step-succeeded' | 'step-failed'
   | 'compensation-started' | 'compensation-succeeded' | 'compensation-failed'
-  | 'suspended' | 'claimed'
+  | 'suspended' | 'claimed' | 'late-success'
   | 'committed' | 'rolled-back' | 'failed'
 
 /** An error as the log keeps it. */

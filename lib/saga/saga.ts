@@ -28,7 +28,10 @@ export interface SagaStepContext {
   readonly attempt: number
   /** Every result so far, keyed by ResultPath (`$.BookHotelResult` → `results.BookHotelResult`). */
   readonly results: Readonly<Record<string, unknown>>
-  /** Aborts when the run's signal does or the saga's TimeoutSeconds pass; give it to `fetch`. */
+  /**
+   * Aborts when the run's signal does, or its deadline or the saga's TimeoutSeconds pass; give it to `fetch`.
+   * A step that ignores it still counts as failed with `States.Timeout` then.
+   */
   readonly signal: AbortSignal
   /**
    * The same for every attempt of this state in this saga, in the run and in a recovery: send it to the
@@ -77,9 +80,17 @@ export interface SagaDeadline {
 export interface SagaExecutionOptions {
   /** Add to and override the APIs given at load. */
   apis?: SagaApis
-  /** Aborts the run: waits stop at once, and `ctx.signal` aborts. */
+  /**
+   * Aborts the run or recovery: waits stop at once, `ctx.signal` aborts, a step still pending counts as failed
+   * with `States.Timeout`, and the compensations left are left open for `recover()`.
+   */
   signal?: AbortSignal
-  /** No attempt starts, and no retry wait begins, that cannot finish before it (e.g. `request.deadline`). */
+  /**
+   * No attempt starts, and no retry wait begins, that cannot finish before it (e.g. `request.deadline`); an
+   * attempt still pending at it counts as failed with `States.Timeout`, whether or not it heeds `ctx.signal`.
+   * It bounds a run's forward path and a recovery's compensations: a run's compensations get the saga's
+   * `TimeoutSeconds` anew instead, so that what was booked is undone even after the deadline.
+   */
   deadline?: SagaDeadline
   /** Gets one line per transition with `saga`, `sagaId`, `state`, `event`; and is `ctx.log`. */
   log?: SagaLogger
@@ -149,8 +160,12 @@ interface Execution {
 
 type Outcome =
   | { ok: true, result: unknown, attempt: number }
-  | { ok: false, error: unknown, attempt: number, outOfTime: boolean }
+  /** `late`: the attempt time ran out for, which may still succeed. */
+  | { ok: false, error: unknown, attempt: number, outOfTime: boolean, late?: Promise<unknown> }
 
+/** The `ErrorEquals` name of a step or compensation that time ran out for. */
+export const STATES_TIMEOUT = 'States.Timeout'
+const MAX_TIMER_MS = 2 ** 31 - 1
 const ignore = (): void => {}
 export const silentLogger: SagaLogger = { info: ignore, warn: ignore, error: ignore }
 const neverAborted = new AbortController().signal
@@ -165,6 +180,7 @@ const LEVELS: Record<SagaEventName, keyof SagaLogger> = {
   'compensation-failed': 'error',
   suspended: 'error',
   claimed: 'warn',
+  'late-success': 'warn',
   committed: 'info',
   'rolled-back': 'warn',
   failed: 'error'
@@ -258,8 +274,32 @@ class Budget {
     return await sleep(ms, true, { signal: this.signal }).catch(() => false)
   }
 
+  /**
+   * Settles as `work` does, unless the time left runs out (or the signal aborts) first: then `attempt`
+   * aborts and this rejects with a `States.Timeout` error at once, whether or not `work` heeds the abort.
+   */
+  async bound<T> (work: Promise<T>, attempt: AbortController): Promise<T> {
+    const ms = this.remaining()
+    return await new Promise<T>((resolve, reject) => {
+      const giveUp = (): void => {
+        const error = this.outOfTime()
+        attempt.abort(error)
+        reject(error)
+      }
+      // A timer longer than setTimeout can count would fire at once: such a step is bounded by the signal only.
+      const timer = ms < MAX_TIMER_MS ? setTimeout(giveUp, ms) : undefined
+      if (this.signal.aborted) giveUp()
+      this.signal.addEventListener('abort', giveUp, { once: true })
+      work.then(resolve, reject).finally(() => {
+        clearTimeout(timer)
+        this.signal.removeEventListener('abort', giveUp)
+      })
+    })
+  }
+
+  /** The error of a step or compensation that time ran out for, as Amazon States Language names it. */
   outOfTime (): Error {
-    return new HALO_ERR_TIMEOUT(Date.now() - this.#startedAt)
+    return Object.assign(new HALO_ERR_TIMEOUT(Date.now() - this.#startedAt), { name: STATES_TIMEOUT })
   }
 }
 
@@ -367,11 +407,14 @@ export class Saga {
       .filter((state) => Object.hasOwn(options.payloads, state))
       .map((state) => [state, options.payloads[state]])))
 
-    const timeoutSeconds = this.definition.TimeoutSeconds
-    const budget = new Budget(options.deadline, options.signal, timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000)
+    const budget = new Budget(options.deadline, options.signal, this.#timeoutMs)
     const failed = await this.#forward(execution, budget).finally(() => budget.end())
-    // TimeoutSeconds bounds the forward path only: the compensations still have the run's deadline.
-    if (failed !== undefined) return await this.#fail(execution, failed.state, failed.outcome, new Budget(options.deadline, options.signal))
+    if (failed !== undefined) {
+      // The compensations undo what was booked even when the deadline has passed (the client may have its
+      // 504 already): they get TimeoutSeconds anew, and stop only with the run's signal.
+      const compensationBudget = new Budget(undefined, options.signal, this.#timeoutMs)
+      return await this.#fail(execution, failed.state, failed.outcome, compensationBudget).finally(() => compensationBudget.end())
+    }
     await journal.record({ event: 'committed' }, { status: 'committed' })
     return { sagaId, results: execution.results }
   }
@@ -419,6 +462,8 @@ export class Saga {
   async #fail (execution: Execution, state: string, outcome: Outcome & { ok: false }, budget: Budget): Promise<never> {
     const catcher = this.#task(state).definition.Catch?.find(({ ErrorEquals }) => matches(ErrorEquals, outcome.error))
     const chain = this.#graph.chain(catcher === undefined ? this.#graph.recoveryEntries.get(state) : catcher.Next)
+    // A Catch leads into the failed step's own compensation first (DESIGN: each Book step's Catch goes to its Cancel).
+    const ownCompensation = catcher === undefined ? undefined : chain[0]
     const error = errorInfo(outcome.error)
     const changes: SagaChanges = { status: 'compensating', failure: { state, error, compensation: [...chain] } }
     if (catcher?.ResultPath !== undefined) {
@@ -428,7 +473,9 @@ export class Saga {
       changes.result = { key, value: execution.results[key] }
     }
     await execution.journal.record({ event: 'step-failed', state, attempt: outcome.attempt }, changes, outcome.error)
-    const { compensated, pending, errors } = await this.#compensate(execution, chain, budget)
+    const compensating = this.#compensate(execution, chain, budget)
+    if (outcome.late !== undefined) this.#undoLateSuccess(execution, state, ownCompensation, outcome.late, compensating)
+    const { compensated, pending, errors } = await compensating
     if (pending.length > 0) throw new SagaError(execution.sagaId, state, outcome.error, errors, pending)
     throw new SagaRollback(execution.sagaId, state, outcome.error, compensated)
   }
@@ -471,24 +518,27 @@ export class Saga {
     for (let attempt = 1; ; attempt++) {
       await journal.record({ event: `${role}-started`, state, attempt }, role === 'step' && attempt === 1 ? { started: state } : undefined)
       let error: unknown
+      const controller = new AbortController()
+      const call = Promise.resolve().then(() => execution.apis[state](ownValue(execution.payloads, state), {
+        saga: this.name,
+        sagaId: execution.sagaId,
+        state,
+        attempt,
+        results: execution.results,
+        signal: controller.signal,
+        idempotencyKey,
+        log: execution.log,
+        context: execution.context
+      }))
       try {
-        const result = await execution.apis[state](ownValue(execution.payloads, state), {
-          saga: this.name,
-          sagaId: execution.sagaId,
-          state,
-          attempt,
-          results: execution.results,
-          signal: budget.signal,
-          idempotencyKey,
-          log: execution.log,
-          context: execution.context
-        })
+        const result = await budget.bound(call, controller)
         const problem = resultCheck === undefined ? undefined : firstSchemaError(resultCheck, result)
         if (problem !== undefined) throw new HALO_ERR_VALIDATION(`saga "${this.name}": the result of ${state} is invalid: ${problem}`)
         return { ok: true, result, attempt }
       } catch (thrown) {
         error = thrown
       }
+      if (controller.signal.aborted) return { ok: false, error, attempt, outOfTime: true, late: call }
       const index = retriers.findIndex(({ errorEquals }) => matches(errorEquals, error))
       const retrier = retriers[index]
       if (retrier === undefined || retriesDone[index] >= retrier.maxRetries) return { ok: false, error, attempt, outOfTime: false }
@@ -497,6 +547,30 @@ export class Saga {
       await journal.record({ event: `${role}-failed`, state, attempt, retryInMs: delay }, undefined, error)
       if (!await budget.wait(delay)) return { ok: false, error, attempt, outOfTime: true }
     }
+  }
+
+  /**
+   * A step that counted as failed with States.Timeout may still succeed: then, once the compensations are
+   * done, its own compensation runs once more, and a warning (the `late-success` transition) says so.
+   */
+  #undoLateSuccess (execution: Execution, state: string, compensation: string | undefined, late: Promise<unknown>, compensating: Promise<unknown>): void {
+    const { journal, log } = execution
+    late.then(async () => {
+      await compensating
+      await journal.record({ event: 'late-success', state })
+      if (compensation === undefined) return
+      const budget = new Budget(undefined, undefined, this.#timeoutMs)
+      const outcome = await this.#execute(execution, compensation, 'compensation', budget).finally(() => budget.end())
+      if (outcome.ok) await journal.record({ event: 'compensation-succeeded', state: compensation, attempt: outcome.attempt }, { compensated: compensation })
+      else await journal.record({ event: 'failed', state: compensation, attempt: outcome.attempt }, { status: 'failed', pending: [compensation] }, outcome.error)
+    }, ignore).catch((error: unknown) => {
+      log.error({ saga: this.name, sagaId: execution.sagaId, state, event: 'late-success', err: error }, `saga ${this.name} ${state} succeeded after it timed out and could not be undone`)
+    })
+  }
+
+  get #timeoutMs (): number | undefined {
+    const timeoutSeconds = this.definition.TimeoutSeconds
+    return timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000
   }
 
   #task (state: string): CompiledTask {
