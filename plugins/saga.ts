@@ -64,7 +64,7 @@ interface DestroyableSagaLog extends SagaLog {
 }
 
 const PLUGIN = 'sagaPlugin'
-const SAGA_LOG_METHODS = ['create', 'update', 'claim', 'get', 'listOpen'] as const
+const SAGA_LOG_METHODS = ['create', 'update', 'claim', 'renew', 'get', 'listOpen'] as const
 
 const isSagaLog: OptionCheck = (value) =>
   SAGA_LOG_METHODS.every((method) => typeof Object(value)[method] === 'function')

@@ -7,7 +7,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb'
 import type { SagaRollback } from '../lib/errors.js'
 import { DynamoDBSagaLog, loadSaga, recover, type SagaRecord } from '../lib/saga/index.js'
 import { freePort, startDynamoDB, uniqueTableName } from './helpers/dynamodb.js'
-import { BOOK_STATES, seedPayloads, statesOf, travelApis, travelDefinition, type PartnerCall } from './fixtures/travel.js'
+import { BOOK_STATES, recoverersRace, seedPayloads, statesOf, travelApis, travelDefinition, type PartnerCall } from './fixtures/travel.js'
 
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'halo', AWS_SECRET_ACCESS_KEY: 'halo', AWS_REGION: 'us-east-1' }
 
@@ -89,15 +89,20 @@ t.test('conflicts: a taken id, a write from another owner, a stale claim', async
   await sagaLog.create({ sagaId, name: 'travel', owner: 'run-1', payloads: {} }, { event: 'started', at: 1 })
   await t.rejects(sagaLog.create({ sagaId, name: 'travel', owner: 'run-2', payloads: {} }, { event: 'started', at: 1 }), { code: 'HALO_ERR_SAGA_CONFLICT' })
   await t.rejects(sagaLog.update(sagaId, 'run-2', { event: 'step-started', at: 2, state: 'BookHotel' }), { code: 'HALO_ERR_SAGA_CONFLICT' })
-  t.equal(await sagaLog.claim(sagaId, 'recoverer', 7, { event: 'claimed', at: 3 }), undefined)
-  t.match(await sagaLog.claim(sagaId, 'recoverer', 1, { event: 'claimed', at: 3 }), { owner: 'recoverer', status: 'recovering', version: 2 })
+  t.equal(await sagaLog.claim(sagaId, 'recoverer', 7, { event: 'claimed', at: 3 }, 100), undefined)
+  t.match(await sagaLog.claim(sagaId, 'recoverer', 1, { event: 'claimed', at: 3 }, 100), { owner: 'recoverer', status: 'recovering', version: 2 })
   await t.rejects(sagaLog.update(sagaId, 'run-1', { event: 'step-started', at: 4, state: 'BookHotel' }), { code: 'HALO_ERR_SAGA_CONFLICT' }, 'fenced off')
+  t.equal(await sagaLog.claim(sagaId, 'another', 2, { event: 'claimed', at: 99 }, 200), undefined, 'the lease holds until 100')
+  await t.rejects(sagaLog.renew(sagaId, 'run-1', 500), { code: 'HALO_ERR_SAGA_CONFLICT' })
+  await sagaLog.renew(sagaId, 'recoverer', 500)
+  t.match(await sagaLog.get(sagaId), { leaseUntil: 500 })
 
   const missing = new DynamoDBSagaLog({ table: uniqueTableName('missing'), client: db.client })
   const notFound = { name: 'ResourceNotFoundException' }
   await t.rejects(missing.create({ sagaId, name: 'travel', owner: 'run-1', payloads: {} }, { event: 'started', at: 1 }), notFound)
   await t.rejects(missing.update(sagaId, 'run-1', { event: 'committed', at: 2 }), notFound)
-  await t.rejects(missing.claim(sagaId, 'recoverer', 1, { event: 'claimed', at: 3 }), notFound)
+  await t.rejects(missing.claim(sagaId, 'recoverer', 1, { event: 'claimed', at: 3 }, 100), notFound)
+  await t.rejects(missing.renew(sagaId, 'recoverer', 100), notFound)
   await missing.destroy()
 })
 
@@ -146,4 +151,10 @@ t.test('a process dying inside step 3 leaves an open saga; two racing recoverers
 
   t.same(await recover(instance(otherLog)), { recovered: [], skipped: [] }, 'a later recover() does nothing')
   t.equal(calls.length, 3)
+})
+
+t.test('a compensation slower than olderThanMs: the lease, renewed, keeps every other recoverer off', async (t) => {
+  const leaseLog = new DynamoDBSagaLog({ table: uniqueTableName('saga-lease'), client: db.client })
+  await leaseLog.ensureTable()
+  await recoverersRace(t, leaseLog)
 })

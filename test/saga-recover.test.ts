@@ -1,6 +1,6 @@
 import t from 'tap'
 import { loadSaga, MemorySagaLog, recover, type SagaLogger, type SagaRecord } from '../lib/saga/index.js'
-import { BOOK_STATES, seedPayloads, statesOf, travelApis, travelDefinition, type PartnerCall } from './fixtures/travel.js'
+import { BOOK_STATES, recoverersRace, seedPayloads, statesOf, travelApis, travelDefinition, type PartnerCall } from './fixtures/travel.js'
 
 const CANCEL_ALL = ['CancelRental', 'CancelFlight', 'CancelHotel']
 
@@ -125,7 +125,7 @@ t.test('a saga another recoverer changed or claimed is skipped; an error is repo
   const listOpen = sagaLog.listOpen.bind(sagaLog)
   sagaLog.listOpen = async (before) => {
     const open = await listOpen(before)
-    await sagaLog.claim('raced', 'other', 1, { event: 'claimed', at: 2, owner: 'other' })
+    await sagaLog.claim('raced', 'other', 1, { event: 'claimed', at: 2, owner: 'other' }, 3)
     return open
   }
   t.same(await recover({ sagaLog, sagas: [saga] }), {
@@ -151,4 +151,20 @@ t.test('a saga recovers one of its own runs from its own log', async (t) => {
   const [open] = await saga.sagaLog.listOpen(Date.now())
   t.match(await saga.recover(open, { owner: 'me' }), { compensated: [], pending: [], suspended: false })
   t.equal(await saga.recover(open, { owner: 'me' }), undefined, 'claimed once only')
+})
+
+t.test('a compensation slower than olderThanMs: the lease, renewed, keeps every other recoverer off', async (t) => {
+  const sagaLog = new MemorySagaLog()
+  await recoverersRace(t, sagaLog)
+
+  await sagaLog.create({ sagaId: 'unrenewed', name: 'travel', owner: 'crashed', payloads: {} }, { event: 'started', at: 1 })
+  await sagaLog.update('unrenewed', 'crashed', { event: 'step-started', at: 2, state: 'BookHotel' }, { started: 'BookHotel' })
+  sagaLog.renew = async (sagaId) => { throw new Error(`no renewal for ${sagaId}`) }
+  const lines: Array<{ msg: string, err?: unknown }> = []
+  const log: SagaLogger = { info: () => {}, warn: (obj, msg) => lines.push({ ...obj, msg }), error: () => {} }
+  const slow = { ...travelApis([]), CancelHotel: async () => await new Promise((resolve) => setTimeout(resolve, 50)) }
+  const summary = await recover({ sagaLog, sagas: [loadSaga('travel', travelDefinition(), { apis: slow })], olderThanMs: 0, leaseMs: 9, log })
+  t.match(summary.recovered, [{ sagaId: 'unrenewed', status: 'rolled-back' }])
+  t.match(lines.find(({ msg }) => msg === 'saga travel lease not renewed'), { err: { message: 'no renewal for unrenewed' } }, 'a failed renewal is a warning')
+  await t.rejects(recover({ sagaLog, sagas: [], leaseMs: 2 }), { message: /"leaseMs" must be an integer/ })
 })

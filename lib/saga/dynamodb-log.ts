@@ -27,6 +27,7 @@ export interface DynamoDBSagaLogOptions {
 /** The sparse index of open sagas: partition key `open`, sort key `updatedAt`. */
 export const OPEN_SAGAS_INDEX = 'open-sagas'
 const OPEN = 'open'
+const LEASE_UNTIL = 'leaseUntil'
 
 const S = (value: string): AttributeValue => ({ S: value })
 const N = (value: number): AttributeValue => ({ N: String(value) })
@@ -55,6 +56,7 @@ function toRecord (item: Item): SagaRecord {
     version: number(item, 'version')
   }
   if (item.failure !== undefined) record.failure = parsed(item, 'failure') as SagaRecord['failure']
+  if (item[LEASE_UNTIL] !== undefined) record.leaseUntil = number(item, LEASE_UNTIL)
   return record
 }
 
@@ -209,18 +211,20 @@ export class DynamoDBSagaLog implements SagaLog {
     }
   }
 
-  async claim (sagaId: string, owner: string, version: number, event: SagaEvent): Promise<SagaRecord | undefined> {
+  async claim (sagaId: string, owner: string, version: number, event: SagaEvent, leaseUntil: number): Promise<SagaRecord | undefined> {
     const { sdk, client } = await this.#connect()
     const update = new Update(event, { status: 'recovering' }, this.#retentionSeconds)
     update.set('owner', S(owner))
+    update.set(LEASE_UNTIL, N(leaseUntil))
     update.names[`#${OPEN}`] = OPEN
     update.values[':seenVersion'] = N(version)
+    update.values[':now'] = N(event.at)
     try {
       const { Attributes } = await client.send(new sdk.UpdateItemCommand({
         TableName: this.table,
         Key: { sagaId: S(sagaId) },
         UpdateExpression: update.expression,
-        ConditionExpression: `#version = :seenVersion AND attribute_exists(#${OPEN})`,
+        ConditionExpression: `#version = :seenVersion AND attribute_exists(#${OPEN}) AND (attribute_not_exists(#${LEASE_UNTIL}) OR #${LEASE_UNTIL} < :now)`,
         ExpressionAttributeNames: update.names,
         ExpressionAttributeValues: update.values,
         ReturnValues: 'ALL_NEW'
@@ -228,6 +232,23 @@ export class DynamoDBSagaLog implements SagaLog {
       return toRecord(Attributes as Item)
     } catch (error) {
       if (isConditionFailure(error)) return undefined
+      throw error
+    }
+  }
+
+  async renew (sagaId: string, owner: string, leaseUntil: number): Promise<void> {
+    const { sdk, client } = await this.#connect()
+    try {
+      await client.send(new sdk.UpdateItemCommand({
+        TableName: this.table,
+        Key: { sagaId: S(sagaId) },
+        UpdateExpression: `SET #${LEASE_UNTIL} = :leaseUntil`,
+        ConditionExpression: '#owner = :owner',
+        ExpressionAttributeNames: { [`#${LEASE_UNTIL}`]: LEASE_UNTIL, '#owner': 'owner' },
+        ExpressionAttributeValues: { ':leaseUntil': N(leaseUntil), ':owner': S(owner) }
+      }))
+    } catch (error) {
+      if (isConditionFailure(error)) throw new HALO_ERR_SAGA_CONFLICT(sagaId)
       throw error
     }
   }

@@ -110,6 +110,12 @@ export interface SagaRunOptions extends SagaExecutionOptions {
 export interface SagaRecoverOptions extends SagaExecutionOptions {
   /** Who recovers: the saga is claimed in this name, and only it may write to the record then. */
   owner: string
+  /**
+   * How long the claim's lease lasts (default 30 000 ms). It is renewed every third of that while the
+   * compensations run, so that however slow they are no other recoverer takes the saga over; a recoverer
+   * that dies lets it go when the lease runs out.
+   */
+  leaseMs?: number
 }
 
 export interface SagaResult {
@@ -209,11 +215,26 @@ class Journal {
   }
 
   /** Takes an open saga over for this journal's owner; undefined when another process moved first. */
-  async claim (version: number): Promise<SagaRecord | undefined> {
+  async claim (version: number, leaseMs: number): Promise<SagaRecord | undefined> {
     const event: SagaEvent = { event: 'claimed', at: Date.now(), owner: this.#owner }
-    const record = await this.#sagaLog.claim(this.#sagaId, this.#owner, version, event)
+    const record = await this.#sagaLog.claim(this.#sagaId, this.#owner, version, event, event.at + leaseMs)
     if (record !== undefined) this.#line(event)
     return record
+  }
+
+  /** Renews the claim's lease every third of `leaseMs` until the returned function is called. */
+  holdLease (leaseMs: number): () => void {
+    const timer = setInterval(() => {
+      this.#sagaLog.renew(this.#sagaId, this.#owner, Date.now() + leaseMs).catch((error: unknown) => {
+        // The next transition written meets the same error and stops the recovery.
+        this.#log.warn({ saga: this.#saga, sagaId: this.#sagaId, event: 'lease-renewal-failed', err: error }, `saga ${this.#saga} lease not renewed`)
+      })
+    }, leaseMs / 3).unref()
+    return () => clearInterval(timer)
+  }
+
+  async releaseLease (): Promise<void> {
+    await this.#sagaLog.renew(this.#sagaId, this.#owner, 0)
   }
 
   async record (event: Omit<SagaEvent, 'at' | 'error'>, changes?: SagaChanges, error?: unknown): Promise<void> {
@@ -438,13 +459,15 @@ export class Saga {
    * started, leaving out those already done. Resolves to undefined when another process moved first.
    */
   async recover (open: Pick<OpenSaga, 'sagaId' | 'version'>, options: SagaRecoverOptions): Promise<SagaCompensation | undefined> {
-    validateOptions(`saga "${this.name}" recover`, options, { ...executionOptionChecks, owner: isNonEmptyString }, ['owner'])
+    validateOptions(`saga "${this.name}" recover`, options, { ...executionOptionChecks, owner: isNonEmptyString, leaseMs: integerBetween(3) }, ['owner'])
     // Checked before claiming, so that a misconfigured recoverer never holds a saga it cannot finish.
     const apis = this.#apisFor(options.apis, this.#graph.compensations)
     const log = options.log ?? silentLogger
     const journal = new Journal(options.sagaLog ?? this.sagaLog, log, this.name, open.sagaId, options.owner)
-    const record = await journal.claim(open.version)
+    const leaseMs = options.leaseMs ?? 30_000
+    const record = await journal.claim(open.version, leaseMs)
     if (record === undefined) return undefined
+    const stopRenewing = journal.holdLease(leaseMs)
     const chain = record.failure?.compensation ?? this.#graph.chain(this.#graph.recoveryEntries.get(record.started.at(-1) ?? ''))
     const todo = chain.filter((state) => !record.compensated.includes(state))
     const execution: Execution = {
@@ -456,7 +479,14 @@ export class Saga {
       log,
       journal
     }
-    return await this.#compensate(execution, todo, new Budget(options.deadline, options.signal))
+    try {
+      const compensation = await this.#compensate(execution, todo, new Budget(options.deadline, options.signal))
+      // Left open for want of time: the next recoverer need not wait for the lease to run out.
+      if (compensation.suspended) await journal.releaseLease()
+      return compensation
+    } finally {
+      stopRenewing()
+    }
   }
 
   async #fail (execution: Execution, state: string, outcome: Outcome & { ok: false }, budget: Budget): Promise<never> {
