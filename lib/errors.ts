@@ -62,6 +62,17 @@ export const HALO_ERR_SAGA_DEFINITION = createError<'HALO_ERR_SAGA_DEFINITION', 
 export const HALO_ERR_SAGA_CONFLICT = createError<'HALO_ERR_SAGA_CONFLICT', 409, [string]>(
   'HALO_ERR_SAGA_CONFLICT', 'Saga %s is held by another run or recoverer, or its id is taken', 409)
 
+/** The saga log could not be read or written (503). Argument: the store's error message; `cause` is the SDK's error. */
+export const HALO_ERR_SAGA_LOG = createError<'HALO_ERR_SAGA_LOG', 503, [string]>(
+  'HALO_ERR_SAGA_LOG', 'The saga log is unavailable: %s', 503)
+
+/**
+ * A saga's record would outgrow what its log can store (500): a step whose result does not fit fails with
+ * it, and its compensations run. Argument: what did not fit, and the sizes.
+ */
+export const HALO_ERR_SAGA_RECORD_TOO_LARGE = createError<'HALO_ERR_SAGA_RECORD_TOO_LARGE', 500, [string]>(
+  'HALO_ERR_SAGA_RECORD_TOO_LARGE', 'The saga record would be too large for its log: %s', 500)
+
 /** A plugin option is wrong; raised by `register`. Argument: the plugin, the option and why. */
 export const HALO_ERR_OPTION = createError<'HALO_ERR_OPTION', 500, [string]>(
   'HALO_ERR_OPTION', '%s', 500)
@@ -132,6 +143,8 @@ export const errorCodes = {
   HALO_ERR_PARAM_UNAVAILABLE,
   HALO_ERR_SAGA_DEFINITION,
   HALO_ERR_SAGA_CONFLICT,
+  HALO_ERR_SAGA_LOG,
+  HALO_ERR_SAGA_RECORD_TOO_LARGE,
   HALO_ERR_OPTION
 }
 

@@ -338,6 +338,10 @@ function toRetrier (retrier: SagaRetrier): Retrier {
   }
 }
 
+function isRecordTooLarge (error: unknown): boolean {
+  return (error as { code?: unknown }).code === 'HALO_ERR_SAGA_RECORD_TOO_LARGE'
+}
+
 /** A payload by state name, never one an object inherits. */
 function ownValue (payloads: Record<string, unknown>, state: string): unknown {
   return Object.hasOwn(payloads, state) ? payloads[state] : undefined
@@ -446,8 +450,14 @@ export class Saga {
       const outcome = await this.#execute(execution, state, 'step', budget)
       if (!outcome.ok) return { state, outcome }
       const key = this.#task(state).resultKey
+      try {
+        await execution.journal.record({ event: 'step-succeeded', state, attempt: outcome.attempt }, { result: { key, value: outcome.result } })
+      } catch (error) {
+        // A result the log cannot keep would leave a saga no recoverer could read: the step fails instead.
+        if (!isRecordTooLarge(error)) throw error
+        return { state, outcome: { ok: false, error, attempt: outcome.attempt, outOfTime: false } }
+      }
       execution.results[key] = outcome.result
-      await execution.journal.record({ event: 'step-succeeded', state, attempt: outcome.attempt }, { result: { key, value: outcome.result } })
     }
     return undefined
   }
@@ -518,7 +528,12 @@ export class Saga {
       if (outcome.ok) {
         const key = this.#task(state).resultKey
         execution.results[key] = outcome.result
-        await journal.record({ event: 'compensation-succeeded', state, attempt: outcome.attempt }, { compensated: state, result: { key, value: outcome.result } })
+        const event = { event: 'compensation-succeeded', state, attempt: outcome.attempt } as const
+        await journal.record(event, { compensated: state, result: { key, value: outcome.result } }).catch(async (error: unknown) => {
+          // The compensation is done: that is what the log must keep, with or without its result.
+          if (!isRecordTooLarge(error)) throw error
+          await journal.record(event, { compensated: state })
+        })
         result.compensated.push(state)
         continue
       }
