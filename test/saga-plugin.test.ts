@@ -159,7 +159,7 @@ t.test('load refuses a malformed definition and a name already taken; run and re
 
 t.test('wrong options fail register, naming the option', async (t) => {
   const wrong: Array<[unknown, RegExp]> = [
-    [{ log: 'dynamodb' }, /option "log" must be one of "memory" or must be a SagaLog \(with create, update, claim, get, listOpen\), got "dynamodb"/],
+    [{ log: 'dynamodb' }, /option "log" must be one of "memory" or must be a SagaLog \(with create, update, claim, renew, get, listOpen\), got "dynamodb"/],
     [{ log: { get () {} } }, /option "log" .* got an object/],
     [{ olderThanMs: -1 }, /option "olderThanMs" must be an integer from 0/],
     [{ olderThanMs: '60000' }, /option "olderThanMs"/],
