@@ -73,6 +73,17 @@ export const HALO_ERR_EVENT_ROUTE = createError<'HALO_ERR_EVENT_ROUTE', 500, [st
 export const HALO_ERR_RECORD_FAILED = createError<'HALO_ERR_RECORD_FAILED', 500, [number, number, string]>(
   'HALO_ERR_RECORD_FAILED', '%d of %d %s records failed', 500)
 
+/** The saga log could not be read or written (503). Argument: the store's error message; `cause` is the SDK's error. */
+export const HALO_ERR_SAGA_LOG = createError<'HALO_ERR_SAGA_LOG', 503, [string]>(
+  'HALO_ERR_SAGA_LOG', 'The saga log is unavailable: %s', 503)
+
+/**
+ * A saga's record would outgrow what its log can store (500): a step whose result does not fit fails with
+ * it, and its compensations run. Argument: what did not fit, and the sizes.
+ */
+export const HALO_ERR_SAGA_RECORD_TOO_LARGE = createError<'HALO_ERR_SAGA_RECORD_TOO_LARGE', 500, [string]>(
+  'HALO_ERR_SAGA_RECORD_TOO_LARGE', 'The saga record would be too large for its log: %s', 500)
+
 /** A plugin option is wrong; raised by `register`. Argument: the plugin, the option and why. */
 export const HALO_ERR_OPTION = createError<'HALO_ERR_OPTION', 500, [string]>(
   'HALO_ERR_OPTION', '%s', 500)
@@ -156,6 +167,9 @@ export const errorCodes = {
   HALO_ERR_RECORD_FAILED,
   HALO_ERR_SAGA_ROLLBACK: SagaRollback,
   HALO_ERR_SAGA_COMPENSATION: SagaError,
+
+  HALO_ERR_SAGA_LOG,
+  HALO_ERR_SAGA_RECORD_TOO_LARGE,
   HALO_ERR_OPTION
 }
 

@@ -56,9 +56,11 @@ export interface HaloSagas {
    */
   load (name: string, definition: unknown, apis?: SagaApis, options?: SagaLoadOptions): Saga
   /**
-   * Runs the saga loaded under `name`. Inside a request it is bounded by the request's deadline, stops
-   * with its signal and logs through its logger (so every line carries the correlation id); outside one
-   * it runs unbounded and logs through `fastify.log`. Throws `SagaRollback` or `SagaError` as the engine does.
+   * Runs the saga loaded under `name`. Inside a request its steps are bounded by the request's deadline
+   * (a step still pending then fails with `States.Timeout`), its compensations still run in-process after
+   * it, and it logs through the request's logger (so every line carries the correlation id); outside one
+   * only `TimeoutSeconds` bounds it and it logs through `fastify.log`. Throws `SagaRollback` or `SagaError`
+   * as the engine does.
    */
   run (name: string, options: SagaPluginRunOptions): Promise<SagaResult>
   /**
@@ -88,7 +90,7 @@ interface DestroyableSagaLog extends SagaLog {
 }
 
 const PLUGIN = 'sagaPlugin'
-const SAGA_LOG_METHODS = ['create', 'update', 'claim', 'get', 'listOpen'] as const
+const SAGA_LOG_METHODS = ['create', 'update', 'claim', 'renew', 'get', 'listOpen'] as const
 
 const isSagaLog: OptionCheck = (value) =>
   SAGA_LOG_METHODS.every((method) => typeof Object(value)[method] === 'function')
@@ -103,11 +105,11 @@ function unknownTask (message: string): Error {
 }
 
 /** The bounds and logger of the current request, or none and the app's logger outside one. */
-function currentExecution (fastify: FastifyInstance): Pick<SagaExecutionOptions, 'deadline' | 'signal' | 'log'> {
+function currentExecution (fastify: FastifyInstance): Pick<SagaExecutionOptions, 'deadline' | 'log'> {
   const request = haloContext()
   if (request === undefined) return { log: fastify.log }
-  const deadline = request.deadline ?? undefined
-  return { deadline, signal: deadline?.signal, log: request.log }
+  // Not the request's signal: it aborts at the deadline, and the compensations must go on past it.
+  return { deadline: request.deadline ?? undefined, log: request.log }
 }
 
 async function sagas (fastify: FastifyInstance, options: SagaOptions): Promise<void> {

@@ -57,3 +57,52 @@ t.test('a Catch into a Fail state, and a compensation ending in End without a Ca
   withTask(definition, 'CancelHotel', { Next: undefined, End: true, Catch: undefined })
   t.same(loadSaga('travel', definition).forward, ['BookHotel', 'BookFlight', 'BookRental'])
 })
+
+t.test('a ResultPath naming a property every object has is refused; a Type of that name is unknown', async (t) => {
+  for (const key of ['__proto__', 'constructor', 'prototype']) {
+    t.throws(() => loadSaga('travel', withTask(travelDefinition(), 'BookHotel', { ResultPath: `$.${key}` })),
+      { code: 'HALO_ERR_SAGA_DEFINITION', message: `state "BookHotel": ResultPath "$.${key}" names a property every object has` })
+    t.throws(() => loadSaga('travel', withTask(travelDefinition(), 'BookFlight', { Catch: [{ ErrorEquals: ['States.ALL'], Next: 'CancelFlight', ResultPath: `$.${key}` }] })),
+      { code: 'HALO_ERR_SAGA_DEFINITION', message: `state "BookFlight": ResultPath "$.${key}" names a property every object has` })
+  }
+  for (const type of ['toString', 'constructor', '__proto__']) {
+    const definition = travelDefinition()
+    definition.States.BookFlight = { Type: type } as never
+    t.throws(() => loadSaga('travel', definition), { code: 'HALO_ERR_SAGA_DEFINITION', message: `state "BookFlight": unknown Type "${type}"` })
+  }
+})
+
+/** A saga of `bookings` Book states, each caught into its own Cancel, the Cancels leading back in reverse to Fail. */
+function longSaga (bookings: number): SagaDefinition {
+  const States: SagaDefinition['States'] = { Fail: { Type: 'Fail' } }
+  for (let index = 0; index < bookings; index++) {
+    States[`Book${index}`] = {
+      Type: 'Task',
+      Resource: 'Api',
+      ResultPath: `$.Book${index}`,
+      ...(index === bookings - 1 ? { End: true } : { Next: `Book${index + 1}` }),
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: `Cancel${index}` }]
+    }
+    States[`Cancel${index}`] = { Type: 'Task', Resource: 'Api', ResultPath: `$.Cancel${index}`, Next: index === 0 ? 'Fail' : `Cancel${index - 1}` }
+  }
+  return { StartAt: 'Book0', States }
+}
+
+/** How many times loading reads a field of a state, per state. */
+function readsPerState (definition: SagaDefinition): number {
+  let reads = 0
+  const states = Object.entries(definition.States)
+  for (const [name, state] of states) {
+    definition.States[name] = new Proxy(state, { get: (target, key) => { reads++; return Reflect.get(target, key) } })
+  }
+  loadSaga('long', definition)
+  return reads / states.length
+}
+
+t.test('loading is linear in the states: each state is read as often in a saga of 20,001 states as in one of 201', async (t) => {
+  const small = readsPerState(longSaga(100))
+  const large = readsPerState(longSaga(10_000))
+  t.ok(large <= small * 1.05, `${large.toFixed(1)} reads per state at 20,001 states, ${small.toFixed(1)} at 201`)
+  const saga = loadSaga('long', longSaga(5_000))
+  t.equal(saga.forward.length, 5_000, '10,001 states load')
+})

@@ -3,11 +3,19 @@ import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { GetItemCommand } from '@aws-sdk/client-dynamodb'
+import { DescribeTimeToLiveCommand, GetItemCommand } from '@aws-sdk/client-dynamodb'
 import type { SagaRollback } from '../lib/errors.js'
 import { DynamoDBSagaLog, loadSaga, recover, type SagaRecord } from '../lib/saga/index.js'
+
+async function until<T> (probe: () => Promise<T | undefined>): Promise<T> {
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
 import { freePort, startDynamoDB, uniqueTableName } from './helpers/dynamodb.js'
-import { BOOK_STATES, seedPayloads, statesOf, travelApis, travelDefinition, type PartnerCall } from './fixtures/travel.js'
+import { BOOK_STATES, recoverersRace, seedPayloads, statesOf, travelApis, travelDefinition, type PartnerCall } from './fixtures/travel.js'
 
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'halo', AWS_SECRET_ACCESS_KEY: 'halo', AWS_REGION: 'us-east-1' }
 
@@ -28,7 +36,9 @@ await sagaLog.ensureTable()
 t.test('ensureTable() is idempotent; options are checked', async (t) => {
   await sagaLog.ensureTable()
   const unreachable = `http://127.0.0.1:${await freePort()}`
-  await t.rejects(new DynamoDBSagaLog({ table, endpoint: unreachable, region: 'us-east-1' }).ensureTable(), 'an error other than "the table exists" is thrown')
+  await t.rejects(new DynamoDBSagaLog({ table, endpoint: unreachable, region: 'us-east-1' }).ensureTable(), { code: 'HALO_ERR_SAGA_LOG' }, 'an error other than "the table exists" is thrown')
+  const { TimeToLiveDescription } = await db.client.send(new DescribeTimeToLiveCommand({ TableName: table }))
+  t.match(TimeToLiveDescription, { TimeToLiveStatus: /^ENABL/, AttributeName: 'expiration' }, 'finished sagas expire')
   t.throws(() => new DynamoDBSagaLog({ table: 'x' }), { code: 'HALO_ERR_OPTION', message: /DynamoDBSagaLog: option "table" must be a DynamoDB table name/ })
   t.throws(() => new DynamoDBSagaLog({} as never), { code: 'HALO_ERR_OPTION', message: /DynamoDBSagaLog: option "table" is required/ })
   t.throws(() => new DynamoDBSagaLog({ table, retentionSeconds: 0 }), { message: /"retentionSeconds" must be an integer/ })
@@ -89,15 +99,22 @@ t.test('conflicts: a taken id, a write from another owner, a stale claim', async
   await sagaLog.create({ sagaId, name: 'travel', owner: 'run-1', payloads: {} }, { event: 'started', at: 1 })
   await t.rejects(sagaLog.create({ sagaId, name: 'travel', owner: 'run-2', payloads: {} }, { event: 'started', at: 1 }), { code: 'HALO_ERR_SAGA_CONFLICT' })
   await t.rejects(sagaLog.update(sagaId, 'run-2', { event: 'step-started', at: 2, state: 'BookHotel' }), { code: 'HALO_ERR_SAGA_CONFLICT' })
-  t.equal(await sagaLog.claim(sagaId, 'recoverer', 7, { event: 'claimed', at: 3 }), undefined)
-  t.match(await sagaLog.claim(sagaId, 'recoverer', 1, { event: 'claimed', at: 3 }), { owner: 'recoverer', status: 'recovering', version: 2 })
+  t.equal(await sagaLog.claim(sagaId, 'recoverer', 7, { event: 'claimed', at: 3 }, 100), undefined)
+  t.match(await sagaLog.claim(sagaId, 'recoverer', 1, { event: 'claimed', at: 3 }, 100), { owner: 'recoverer', status: 'recovering', version: 2 })
   await t.rejects(sagaLog.update(sagaId, 'run-1', { event: 'step-started', at: 4, state: 'BookHotel' }), { code: 'HALO_ERR_SAGA_CONFLICT' }, 'fenced off')
+  t.equal(await sagaLog.claim(sagaId, 'another', 2, { event: 'claimed', at: 99 }, 200), undefined, 'the lease holds until 100')
+  await t.rejects(sagaLog.renew(sagaId, 'run-1', 500), { code: 'HALO_ERR_SAGA_CONFLICT' })
+  await sagaLog.renew(sagaId, 'recoverer', 500)
+  t.match(await sagaLog.get(sagaId), { leaseUntil: 500 })
 
   const missing = new DynamoDBSagaLog({ table: uniqueTableName('missing'), client: db.client })
-  const notFound = { name: 'ResourceNotFoundException' }
+  const notFound = { code: 'HALO_ERR_SAGA_LOG', statusCode: 503, cause: { name: 'ResourceNotFoundException' } }
   await t.rejects(missing.create({ sagaId, name: 'travel', owner: 'run-1', payloads: {} }, { event: 'started', at: 1 }), notFound)
   await t.rejects(missing.update(sagaId, 'run-1', { event: 'committed', at: 2 }), notFound)
-  await t.rejects(missing.claim(sagaId, 'recoverer', 1, { event: 'claimed', at: 3 }), notFound)
+  await t.rejects(missing.claim(sagaId, 'recoverer', 1, { event: 'claimed', at: 3 }, 100), notFound)
+  await t.rejects(missing.renew(sagaId, 'recoverer', 100), notFound)
+  await t.rejects(missing.get(sagaId), notFound)
+  await t.rejects(missing.listOpen(0), notFound)
   await missing.destroy()
 })
 
@@ -146,4 +163,38 @@ t.test('a process dying inside step 3 leaves an open saga; two racing recoverers
 
   t.same(await recover(instance(otherLog)), { recovered: [], skipped: [] }, 'a later recover() does nothing')
   t.equal(calls.length, 3)
+})
+
+t.test('a compensation slower than olderThanMs: the lease, renewed, keeps every other recoverer off', async (t) => {
+  const leaseLog = new DynamoDBSagaLog({ table: uniqueTableName('saga-lease'), client: db.client })
+  await leaseLog.ensureTable()
+  await recoverersRace(t, leaseLog)
+})
+
+t.test('past DynamoDB\'s item limit: a result too large to log fails its step, its compensations run, recovery still finishes', async (t) => {
+  const sized = (bytes: Record<string, number>) => travelApis([], () => {}, ({ state }) => bytes[state] === undefined ? undefined : 'x'.repeat(bytes[state]))
+  const threeLarge = await loadSaga('travel', travelDefinition(), { sagaLog, apis: sized({ BookHotel: 150_000, BookFlight: 150_000, BookRental: 150_000 }) })
+    .run({ payloads: seedPayloads() }).catch((error: unknown) => error) as SagaRollback
+  t.match(threeLarge, { name: 'SagaRollback', failedState: 'BookRental', cause: { code: 'HALO_ERR_SAGA_RECORD_TOO_LARGE' }, compensated: ['CancelRental', 'CancelFlight', 'CancelHotel'] })
+  t.match(await sagaLog.get(threeLarge.sagaId), { status: 'rolled-back' })
+
+  const oneHuge = await loadSaga('travel', travelDefinition(), { sagaLog, apis: sized({ BookHotel: 409_000 }) })
+    .run({ payloads: seedPayloads() }).catch((error: unknown) => error) as SagaRollback
+  t.match(oneHuge, { name: 'SagaRollback', failedState: 'BookHotel', cause: { code: 'HALO_ERR_SAGA_RECORD_TOO_LARGE' }, compensated: ['CancelHotel'] })
+
+  const hugePayload = loadSaga('travel', travelDefinition(), { sagaLog, apis: sized({}) })
+    .run({ payloads: { ...seedPayloads(), CancelHotel: 'x'.repeat(400_000) } })
+  await t.rejects(hugePayload, { code: 'HALO_ERR_SAGA_RECORD_TOO_LARGE' }, 'refused before anything is booked')
+
+  const fullLog = new DynamoDBSagaLog({ table: uniqueTableName('saga-full'), client: db.client })
+  await fullLog.ensureTable()
+  const bigCompensations = sized({ BookHotel: 150_000, BookFlight: 150_000, CancelFlight: 100_000, CancelHotel: 100_000 })
+  const stuck = loadSaga('travel', travelDefinition(), { sagaLog: fullLog, apis: { ...bigCompensations, BookRental: async () => await new Promise(() => {}) } })
+  stuck.run({ payloads: seedPayloads(), sagaId: 'full' }).catch(() => {})
+  await until(async () => (await fullLog.get('full'))?.started.length === 3 ? true : undefined)
+  const summary = await recover({ sagaLog: fullLog, sagas: [loadSaga('travel', travelDefinition(), { apis: bigCompensations })], olderThanMs: 0 })
+  t.match(summary.recovered, [{ sagaId: 'full', compensated: ['CancelRental', 'CancelFlight', 'CancelHotel'], status: 'rolled-back' }],
+    'a record near the limit is claimed and finished; compensation results that do not fit are left out')
+  const item = await db.client.send(new GetItemCommand({ TableName: fullLog.table, Key: { sagaId: { S: 'full' } } }))
+  t.ok(JSON.stringify(item.Item).length < 409_600, 'the item stayed under DynamoDB\'s limit')
 })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { loadSaga, MemorySagaLog, recover, type SagaLogger, type SagaRecord } from '../lib/saga/index.js'
-import { BOOK_STATES, seedPayloads, statesOf, travelApis, travelDefinition, type PartnerCall } from './fixtures/travel.js'
+import { BOOK_STATES, recoverersRace, seedPayloads, statesOf, travelApis, travelDefinition, type PartnerCall } from './fixtures/travel.js'
 
 const CANCEL_ALL = ['CancelRental', 'CancelFlight', 'CancelHotel']
 
@@ -49,13 +49,12 @@ t.test('recover() compensates the steps a stopped run started, claims it for its
 t.test('the same idempotency key for a state in the run and in its recovery', async (t) => {
   const sagaLog = new MemorySagaLog()
   const runCalls: PartnerCall[] = []
-  const failing = loadSaga('travel', travelDefinition(), {
+  const failing = loadSaga('travel', { ...travelDefinition(), TimeoutSeconds: 0.1 }, {
     apis: travelApis(runCalls, ({ state }) => { if (state === 'BookFlight' || state === 'CancelFlight') throw new Error('down') }),
     sagaLog,
     compensationRetry: { IntervalSeconds: 1 }
   })
-  const timeLeft = { remaining: () => 100 }
-  const error = await failing.run({ payloads: seedPayloads(), deadline: timeLeft }).catch((error: unknown) => error)
+  const error = await failing.run({ payloads: seedPayloads() }).catch((error: unknown) => error)
   t.match(error, { name: 'SagaError', pending: ['CancelFlight', 'CancelHotel'] }, 'no time to retry CancelFlight')
 
   const calls: PartnerCall[] = []
@@ -71,7 +70,7 @@ t.test('a run stopped while compensating is finished from where it stopped', asy
   const saga = loadSaga('travel', travelDefinition(), {
     apis: travelApis([], ({ state }) => {
       if (state === 'BookRental') throw new Error('no cars')
-      if (state === 'CancelRental') controller.abort()
+      if (state === 'CancelFlight') controller.abort()
     }),
     sagaLog
   })
@@ -126,7 +125,7 @@ t.test('a saga another recoverer changed or claimed is skipped; an error is repo
   const listOpen = sagaLog.listOpen.bind(sagaLog)
   sagaLog.listOpen = async (before) => {
     const open = await listOpen(before)
-    await sagaLog.claim('raced', 'other', 1, { event: 'claimed', at: 2, owner: 'other' })
+    await sagaLog.claim('raced', 'other', 1, { event: 'claimed', at: 2, owner: 'other' }, 3)
     return open
   }
   t.same(await recover({ sagaLog, sagas: [saga] }), {
@@ -152,4 +151,20 @@ t.test('a saga recovers one of its own runs from its own log', async (t) => {
   const [open] = await saga.sagaLog.listOpen(Date.now())
   t.match(await saga.recover(open, { owner: 'me' }), { compensated: [], pending: [], suspended: false })
   t.equal(await saga.recover(open, { owner: 'me' }), undefined, 'claimed once only')
+})
+
+t.test('a compensation slower than olderThanMs: the lease, renewed, keeps every other recoverer off', async (t) => {
+  const sagaLog = new MemorySagaLog()
+  await recoverersRace(t, sagaLog)
+
+  await sagaLog.create({ sagaId: 'unrenewed', name: 'travel', owner: 'crashed', payloads: {} }, { event: 'started', at: 1 })
+  await sagaLog.update('unrenewed', 'crashed', { event: 'step-started', at: 2, state: 'BookHotel' }, { started: 'BookHotel' })
+  sagaLog.renew = async (sagaId) => { throw new Error(`no renewal for ${sagaId}`) }
+  const lines: Array<{ msg: string, err?: unknown }> = []
+  const log: SagaLogger = { info: () => {}, warn: (obj, msg) => lines.push({ ...obj, msg }), error: () => {} }
+  const slow = { ...travelApis([]), CancelHotel: async () => await new Promise((resolve) => setTimeout(resolve, 50)) }
+  const summary = await recover({ sagaLog, sagas: [loadSaga('travel', travelDefinition(), { apis: slow })], olderThanMs: 0, leaseMs: 9, log })
+  t.match(summary.recovered, [{ sagaId: 'unrenewed', status: 'rolled-back' }])
+  t.match(lines.find(({ msg }) => msg === 'saga travel lease not renewed'), { err: { message: 'no renewal for unrenewed' } }, 'a failed renewal is a warning')
+  await t.rejects(recover({ sagaLog, sagas: [], leaseMs: 2 }), { message: /"leaseMs" must be an integer/ })
 })

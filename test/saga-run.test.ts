@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { SagaError, SagaRollback } from '../lib/errors.js'
-import { loadSaga, MemorySagaLog, type SagaLogger, type SagaRecord } from '../lib/saga/index.js'
+import { loadSaga, MemorySagaLog, type SagaDefinition, type SagaLogger, type SagaRecord } from '../lib/saga/index.js'
 import { BOOK_STATES, seedPayloads, statesOf, travelApis, travelDefinition, withTask, type PartnerCall } from './fixtures/travel.js'
 
 const COMPENSATIONS: Record<string, string[]> = {
@@ -23,6 +23,14 @@ function captureLog (): SagaLogger & { lines: Array<Record<string, unknown> & { 
   const lines: Array<Record<string, unknown> & { level: string, msg: string }> = []
   const line = (level: string) => (obj: object, msg: string) => { lines.push({ ...obj, level, msg }) }
   return { lines, info: line('info'), warn: line('warn'), error: line('error') }
+}
+
+async function until<T> (probe: () => Promise<T | undefined>): Promise<T> {
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
 }
 
 async function recordOf (sagaLog: MemorySagaLog, sagaId: string): Promise<SagaRecord> {
@@ -247,13 +255,13 @@ t.test('time running out while compensating leaves the saga open for recovery', 
 
   let remaining = 2000
   const calls: PartnerCall[] = []
-  const shrinking = await loadSaga('travel', travelDefinition(), {
-    apis: travelApis(calls, (ctx) => { remaining = 100; refusing('BookHotel', 'CancelHotel')(ctx) }),
+  const shrinking = await loadSaga('travel', { ...travelDefinition(), TimeoutSeconds: 0.5 }, {
+    apis: travelApis(calls, (ctx) => { remaining = 0; refusing('BookHotel', 'CancelHotel')(ctx) }),
     sagaLog,
     compensationRetry: { IntervalSeconds: 1 }
   }).run({ payloads: seedPayloads(), deadline: { remaining: () => remaining } }).catch((error: unknown) => error) as SagaError
   t.match(shrinking, { name: 'SagaError', pending: ['CancelHotel'] })
-  t.same(statesOf(calls), ['BookHotel', 'CancelHotel'], 'no retry wait longer than the time left')
+  t.same(statesOf(calls), ['BookHotel', 'CancelHotel'], 'the deadline passed: the compensation still ran, within TimeoutSeconds anew')
   const record = await sagaLog.get(shrinking.sagaId)
   t.match(record?.events.slice(-2), [{ event: 'compensation-failed', state: 'CancelHotel' }, { event: 'suspended' }])
 
@@ -327,4 +335,62 @@ t.test('the saga log: a taken id, a failing log, bounded memory', async (t) => {
   await t.rejects(loadSaga('travel', travelDefinition(), { apis: travelApis(calls) }).run({ payloads: seedPayloads(), sagaLog: failingLog }), down)
   t.same(calls, [], 'no step runs unless its start is logged')
   t.match(await failingLog.listOpen(Infinity), [{ status: 'running' }], 'the saga stays open for recovery')
+})
+
+t.test('states are looked up as own properties only: a state named toString with no API is a missing API', async (t) => {
+  const definition = {
+    StartAt: 'toString',
+    States: {
+      toString: { Type: 'Task', Resource: 'Api', ResultPath: '$.first', Next: 'valueOf' },
+      valueOf: { Type: 'Task', Resource: 'Api', ResultPath: '$.second', Next: 'constructor' },
+      constructor: { Type: 'Task', Resource: 'Api', ResultPath: '$.third', End: true }
+    }
+  } as const satisfies SagaDefinition
+  await t.rejects(loadSaga('prototype', definition).run({ payloads: {} }),
+    { code: 'HALO_ERR_OPTION', message: 'saga "prototype": no API function for state "toString" in apis' })
+  const payloads: unknown[] = []
+  const record = (payload: unknown): string => { payloads.push(payload); return 'done' }
+  const { results } = await loadSaga('prototype', definition, { apis: { toString: record, valueOf: record, constructor: record } }).run({ payloads: {} })
+  t.same(results, { first: 'done', second: 'done', third: 'done' })
+  t.same(payloads, [undefined, undefined, undefined], 'no payload is taken from Object.prototype')
+})
+
+t.test('a step that ignores its signal fails with States.Timeout at the deadline or TimeoutSeconds; a late success is undone again', async (t) => {
+  const calls: PartnerCall[] = []
+  let succeedLate = (): void => {}
+  const ignoringItsSignal = ({ state }: { state: string }) => state === 'BookRental'
+    ? new Promise<void>((resolve) => { succeedLate = resolve })
+    : undefined
+  const sagaLog = new MemorySagaLog()
+  const log = captureLog()
+  const timedOut = await loadSaga('travel', { ...travelDefinition(), TimeoutSeconds: 0.05 }, { apis: travelApis(calls, ignoringItsSignal), sagaLog })
+    .run({ payloads: seedPayloads(), log }).catch((error: unknown) => error) as SagaRollback
+  t.match(timedOut, { name: 'SagaRollback', failedState: 'BookRental', cause: { name: 'States.Timeout', code: 'HALO_ERR_TIMEOUT' }, compensated: COMPENSATIONS.BookRental })
+  t.match(await recordOf(sagaLog, timedOut.sagaId), { status: 'rolled-back', failure: { state: 'BookRental', error: { name: 'States.Timeout' } } })
+
+  succeedLate()
+  const undone = await until(async () => {
+    const record = await recordOf(sagaLog, timedOut.sagaId)
+    return record.events.at(-1)?.event === 'compensation-succeeded' && record.events.at(-2)?.event !== 'rolled-back' ? record : undefined
+  })
+  t.same(statesOf(calls), [...BOOK_STATES, ...COMPENSATIONS.BookRental, 'CancelRental'], 'the late booking is cancelled once more')
+  t.match(undone.events.slice(-3), [{ event: 'late-success', state: 'BookRental' }, { event: 'compensation-started', state: 'CancelRental' }, { event: 'compensation-succeeded', state: 'CancelRental' }])
+  t.match(log.lines.find(({ event }) => event === 'late-success'), { level: 'warn', state: 'BookRental', msg: 'saga travel late-success BookRental' })
+
+  const neverAnswering = await loadSaga('travel', travelDefinition(), {
+    apis: travelApis([], ({ state }) => state === 'BookFlight' ? new Promise(() => {}) : undefined)
+  }).run({ payloads: seedPayloads(), deadline: { remaining: () => 50 } }).catch((error: unknown) => error)
+  t.match(neverAnswering, { name: 'SagaRollback', failedState: 'BookFlight', cause: { name: 'States.Timeout' }, compensated: COMPENSATIONS.BookFlight },
+    'the deadline bounds a step that never settles')
+
+  const failingLate = withTask(travelDefinition(), 'BookFlight', { Catch: [{ ErrorEquals: ['States.Timeout'], Next: 'CancelFlight' }] })
+  let failLate = (): void => {}
+  const lateCalls: PartnerCall[] = []
+  const caughtByName = await loadSaga('travel', { ...failingLate, TimeoutSeconds: 0.05 }, {
+    apis: travelApis(lateCalls, ({ state }) => state === 'BookFlight' ? new Promise((_resolve, reject) => { failLate = () => reject(new Error('late')) }) : undefined)
+  }).run({ payloads: seedPayloads() }).catch((error: unknown) => error)
+  t.match(caughtByName, { name: 'SagaRollback', compensated: COMPENSATIONS.BookFlight }, 'a Catch names States.Timeout')
+  failLate()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(statesOf(lateCalls), ['BookHotel', 'BookFlight', ...COMPENSATIONS.BookFlight], 'a late failure undoes nothing more')
 })

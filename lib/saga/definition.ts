@@ -71,26 +71,37 @@ export interface SagaGraph {
   readonly forward: readonly string[]
   /** Every Task state, forward and compensation, by name. */
   readonly tasks: ReadonlyMap<string, SagaTaskState>
-  /** The compensation Task states, in order, that a Catch entering at that state runs. */
-  readonly chains: ReadonlyMap<string, readonly string[]>
+  /** The compensation Task states. */
+  readonly compensations: ReadonlySet<string>
   /**
-   * Per forward state, the compensations that undo a run which reached it whatever the error: its
-   * `States.ALL` Catch chain, else the one of the nearest earlier forward state that has one.
+   * Per forward state, where the compensations start that undo a run which reached it whatever the error:
+   * its `States.ALL` Catch, else the one of the nearest earlier forward state that has one.
    */
-  readonly recoveryChains: ReadonlyMap<string, readonly string[]>
+  readonly recoveryEntries: ReadonlyMap<string, string | undefined>
+  /**
+   * The compensation Task states, in order, that a Catch entering at `entry` runs. Built when asked: chains
+   * share their tails, and listing every chain at load would be quadratic in the states.
+   */
+  chain (entry: string | undefined): string[]
 }
+
+/** Names that a result key must not take: `results` is a plain object. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
 // The definition as a whole is checked with the States left open, then each state against the schema
 // of its own Type: union errors would not say which state is wrong. Compiled when the first definition is
 // loaded, not at import: an app that loads no saga never pays for the compilation (a cold start does).
-let checkers: { topLevel: TypeCheck<TSchema>, state: Record<string, TypeCheck<TSchema>> } | undefined
+let checkers: { topLevel: TypeCheck<TSchema>, state: Map<unknown, TypeCheck<TSchema>> } | undefined
 function definitionCheckers (): NonNullable<typeof checkers> {
   return (checkers ??= {
     topLevel: TypeCompiler.Compile(Type.Object({
       ...SagaDefinitionSchema.properties,
       States: Type.Record(Type.String({ minLength: 1 }), Type.Unknown(), { minProperties: 1 })
     }, { additionalProperties: false })),
-    state: { Task: TypeCompiler.Compile(SagaTaskStateSchema), Fail: TypeCompiler.Compile(SagaFailStateSchema) }
+    state: new Map<unknown, TypeCheck<TSchema>>([
+      ['Task', TypeCompiler.Compile(SagaTaskStateSchema)],
+      ['Fail', TypeCompiler.Compile(SagaFailStateSchema)]
+    ])
   })
 }
 
@@ -110,13 +121,19 @@ function checkShape (sagaName: string, definition: unknown): SagaDefinition {
   if (topLevelError !== undefined) refuse(sagaName, topLevelError)
   for (const [stateName, state] of Object.entries((definition as { States: Record<string, unknown> }).States)) {
     const type = (state as { Type?: unknown } | null)?.Type
-    const checker = typeof type === 'string' ? checkState[type] : undefined
+    const checker = checkState.get(type)
     if (checker === undefined) refuse(sagaName, `state "${stateName}": unknown Type ${JSON.stringify(type)} (known: Task, Fail)`)
     const stateError = firstSchemaError(checker, state)
     if (stateError !== undefined) refuse(sagaName, `state "${stateName}": ${stateError}`)
     const task = state as SagaTaskState
     if (task.Type === 'Task' && (task.Next === undefined) === (task.End === undefined)) {
       refuse(sagaName, `state "${stateName}": a Task needs exactly one of Next and End`)
+    }
+    if (task.Type !== 'Task') continue
+    for (const resultPath of [task.ResultPath, ...(task.Catch ?? []).map((catcher) => catcher.ResultPath)]) {
+      if (resultPath !== undefined && RESERVED_KEYS.has(resultPath.slice(2))) {
+        refuse(sagaName, `state "${stateName}": ResultPath "${resultPath}" names a property every object has`)
+      }
     }
   }
   return definition as SagaDefinition
@@ -151,39 +168,49 @@ export function analyseDefinition (sagaName: string, input: unknown): SagaGraph 
     stateName = state.Next
   }
 
-  const chains = new Map<string, readonly string[]>()
-  const chainFrom = (entry: string, forwardState: string): readonly string[] => {
-    const chain: string[] = []
-    for (let stateName: string | undefined = entry; stateName !== undefined;) {
-      if (forward.includes(stateName)) refuse(sagaName, `state "${forwardState}": its compensation chain leads back into the forward path at "${stateName}"`)
+  // Each compensation state is walked once: a walk stops where an earlier one went on from.
+  const forwardStates = new Set(forward)
+  const compensations = new Set<string>()
+  const walked = new Set<string>()
+  const walkChain = (entry: string, forwardState: string): void => {
+    const onThisWalk = new Set<string>()
+    for (let stateName: string | undefined = entry; stateName !== undefined && !walked.has(stateName);) {
+      if (forwardStates.has(stateName)) refuse(sagaName, `state "${forwardState}": its compensation chain leads back into the forward path at "${stateName}"`)
       const state: SagaTaskState | SagaFailState = states[stateName]
       reached.add(stateName)
       if (state.Type === 'Fail') break
-      if (chain.includes(stateName)) refuse(sagaName, `state "${stateName}": its compensation chain returns to it (a cycle)`)
+      if (onThisWalk.has(stateName)) refuse(sagaName, `state "${stateName}": its compensation chain returns to it (a cycle)`)
       for (const catcher of state.Catch ?? []) {
         // A compensation catching into itself means "retry me", as in the original Halo's definitions.
         if (catcher.Next !== stateName) refuse(sagaName, `state "${stateName}": a compensation's Catch may only name itself (retry), not "${catcher.Next}"`)
       }
       tasks.set(stateName, state)
-      chain.push(stateName)
+      compensations.add(stateName)
+      onThisWalk.add(stateName)
       stateName = state.Next
     }
-    chains.set(entry, chain)
-    return chain
+    for (const stateName of onThisWalk) walked.add(stateName)
   }
 
-  const recoveryChains = new Map<string, readonly string[]>()
-  let inherited: readonly string[] = []
+  const recoveryEntries = new Map<string, string | undefined>()
+  let inherited: string | undefined
   for (const stateName of forward) {
     for (const catcher of (states[stateName] as SagaTaskState).Catch ?? []) {
-      const chain = chainFrom(catcher.Next, stateName)
-      if (catcher.ErrorEquals.includes(ALL_ERRORS)) inherited = chain
+      walkChain(catcher.Next, stateName)
+      if (catcher.ErrorEquals.includes(ALL_ERRORS)) inherited = catcher.Next
     }
-    recoveryChains.set(stateName, inherited)
+    recoveryEntries.set(stateName, inherited)
   }
 
   for (const stateName of Object.keys(states)) {
     if (!reached.has(stateName)) refuse(sagaName, `state "${stateName}" is unreachable`)
   }
-  return { forward, tasks, chains, recoveryChains }
+  const chain = (entry: string | undefined): string[] => {
+    const compensationStates: string[] = []
+    for (let stateName = entry; stateName !== undefined && compensations.has(stateName); stateName = tasks.get(stateName)?.Next) {
+      compensationStates.push(stateName)
+    }
+    return compensationStates
+  }
+  return { forward, tasks, compensations, recoveryEntries, chain }
 }

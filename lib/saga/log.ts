@@ -19,12 +19,14 @@ export const OPEN_STATUSES: readonly SagaStatus[] = ['running', 'compensating', 
  * The transitions. A failed attempt that will be retried is a `step-failed` (or `compensation-failed`)
  * with `retryInMs`; the last one has none. `suspended`: time ran out (deadline or abort) while
  * compensating, and the saga stays open for `recover()`. `claimed`: a recoverer took the saga over.
+ * `late-success`: a step that counted as failed with `States.Timeout` succeeded after all; its
+ * compensation runs once more.
  */
 export type SagaEventName =
   | 'started'
   | 'step-started' | 'step-succeeded' | 'step-failed'
   | 'compensation-started' | 'compensation-succeeded' | 'compensation-failed'
-  | 'suspended' | 'claimed'
+  | 'suspended' | 'claimed' | 'late-success'
   | 'committed' | 'rolled-back' | 'failed'
 
 /** An error as the log keeps it. */
@@ -92,6 +94,8 @@ export interface SagaRecord {
   updatedAt: number
   /** Grows by one with every write; a claim is conditional on it. */
   version: number
+  /** Until when (epoch ms) the recoverer that owns it holds its lease: no other may claim it before. */
+  leaseUntil?: number
 }
 
 /** An open saga, as `listOpen` finds it. */
@@ -118,10 +122,16 @@ export interface SagaLog {
   /** Records a transition of a saga held by `owner`; HALO_ERR_SAGA_CONFLICT when another holds it. */
   update (sagaId: string, owner: string, event: SagaEvent, changes?: SagaChanges): Promise<void>
   /**
-   * Hands an open saga over to `owner` (status `recovering`) unless it changed since `version` was read;
-   * resolves to the claimed record, or undefined when someone else moved first.
+   * Hands an open saga over to `owner` (status `recovering`) with a lease until `leaseUntil` (epoch ms),
+   * unless it changed since `version` was read or another recoverer's lease still holds; resolves to the
+   * claimed record, or undefined when someone else moved first.
    */
-  claim (sagaId: string, owner: string, version: number, event: SagaEvent): Promise<SagaRecord | undefined>
+  claim (sagaId: string, owner: string, version: number, event: SagaEvent, leaseUntil: number): Promise<SagaRecord | undefined>
+  /**
+   * Moves the lease of the recoverer `owner` to `leaseUntil` (0 releases it); HALO_ERR_SAGA_CONFLICT when
+   * another holds the saga.
+   */
+  renew (sagaId: string, owner: string, leaseUntil: number): Promise<void>
   get (sagaId: string): Promise<SagaRecord | undefined>
   /** The open sagas whose last update was at or before `notUpdatedSince` (epoch ms). */
   listOpen (notUpdatedSince: number): Promise<OpenSaga[]>
@@ -180,12 +190,19 @@ export class MemorySagaLog implements SagaLog {
     if (changes.status !== undefined) this.#setStatus(record, changes.status)
   }
 
-  async claim (sagaId: string, owner: string, version: number, event: SagaEvent): Promise<SagaRecord | undefined> {
+  async claim (sagaId: string, owner: string, version: number, event: SagaEvent, leaseUntil: number): Promise<SagaRecord | undefined> {
     const record = this.#records.get(sagaId)
-    if (record?.version !== version || !OPEN_STATUSES.includes(record.status)) return undefined
+    if (record?.version !== version || !OPEN_STATUSES.includes(record.status) || (record.leaseUntil ?? 0) >= event.at) return undefined
     record.owner = owner
+    record.leaseUntil = leaseUntil
     await this.update(sagaId, owner, event, { status: 'recovering' })
     return structuredClone(record)
+  }
+
+  async renew (sagaId: string, owner: string, leaseUntil: number): Promise<void> {
+    const record = this.#records.get(sagaId)
+    if (record?.owner !== owner) throw new HALO_ERR_SAGA_CONFLICT(sagaId)
+    record.leaseUntil = leaseUntil
   }
 
   async get (sagaId: string): Promise<SagaRecord | undefined> {

@@ -1,6 +1,6 @@
 // Finishing the sagas that a crash or a timeout left open: each is claimed with a conditional write
-// before anything is done, so that when several instances recover at the same time every saga is
-// compensated by exactly one of them.
+// before anything is done, and held by a lease renewed while its compensations run, so that when several
+// instances recover at the same time every saga is compensated by exactly one of them.
 import { randomUUID } from 'node:crypto'
 import { errorMessage } from '../errors.js'
 import { integerBetween, isNonEmptyString, isObject, validateOptions } from '../options.js'
@@ -19,6 +19,8 @@ export interface RecoverOptions {
    * so that a saga still running elsewhere is left alone.
    */
   olderThanMs?: number
+  /** How long a claimed saga's lease lasts, renewed while its compensations run (default 30 000 ms). */
+  leaseMs?: number
   /** Who recovers, as recorded in the claimed sagas (default a random UUID). */
   owner?: string
   log?: SagaLogger
@@ -59,6 +61,7 @@ export async function recover (options: RecoverOptions): Promise<RecoverySummary
     sagas: (value) => typeof Object(value)[Symbol.iterator] === 'function' ? undefined : 'must be iterable',
     apis: isObject,
     olderThanMs: integerBetween(0),
+    leaseMs: integerBetween(3),
     owner: isNonEmptyString,
     log: isObject,
     signal: (value) => value instanceof AbortSignal ? undefined : 'must be an AbortSignal',
@@ -77,7 +80,7 @@ export async function recover (options: RecoverOptions): Promise<RecoverySummary
       continue
     }
     try {
-      const outcome = await saga.recover(open, { owner, sagaLog, apis: apis?.[name], log, signal, deadline })
+      const outcome = await saga.recover(open, { owner, sagaLog, apis: apis?.[name], log, signal, deadline, leaseMs: options.leaseMs })
       if (outcome === undefined) {
         summary.skipped.push({ sagaId, name, reason: 'another process changed or claimed it first' })
         continue

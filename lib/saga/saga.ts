@@ -28,7 +28,10 @@ export interface SagaStepContext {
   readonly attempt: number
   /** Every result so far, keyed by ResultPath (`$.BookHotelResult` → `results.BookHotelResult`). */
   readonly results: Readonly<Record<string, unknown>>
-  /** Aborts when the run's signal does or the saga's TimeoutSeconds pass; give it to `fetch`. */
+  /**
+   * Aborts when the run's signal does, or its deadline or the saga's TimeoutSeconds pass; give it to `fetch`.
+   * A step that ignores it still counts as failed with `States.Timeout` then.
+   */
   readonly signal: AbortSignal
   /**
    * The same for every attempt of this state in this saga, in the run and in a recovery: send it to the
@@ -77,9 +80,17 @@ export interface SagaDeadline {
 export interface SagaExecutionOptions {
   /** Add to and override the APIs given at load. */
   apis?: SagaApis
-  /** Aborts the run: waits stop at once, and `ctx.signal` aborts. */
+  /**
+   * Aborts the run or recovery: waits stop at once, `ctx.signal` aborts, a step still pending counts as failed
+   * with `States.Timeout`, and the compensations left are left open for `recover()`.
+   */
   signal?: AbortSignal
-  /** No attempt starts, and no retry wait begins, that cannot finish before it (e.g. `request.deadline`). */
+  /**
+   * No attempt starts, and no retry wait begins, that cannot finish before it (e.g. `request.deadline`); an
+   * attempt still pending at it counts as failed with `States.Timeout`, whether or not it heeds `ctx.signal`.
+   * It bounds a run's forward path and a recovery's compensations: a run's compensations get the saga's
+   * `TimeoutSeconds` anew instead, so that what was booked is undone even after the deadline.
+   */
   deadline?: SagaDeadline
   /** Gets one line per transition with `saga`, `sagaId`, `state`, `event`; and is `ctx.log`. */
   log?: SagaLogger
@@ -99,6 +110,12 @@ export interface SagaRunOptions extends SagaExecutionOptions {
 export interface SagaRecoverOptions extends SagaExecutionOptions {
   /** Who recovers: the saga is claimed in this name, and only it may write to the record then. */
   owner: string
+  /**
+   * How long the claim's lease lasts (default 30 000 ms). It is renewed every third of that while the
+   * compensations run, so that however slow they are no other recoverer takes the saga over; a recoverer
+   * that dies lets it go when the lease runs out.
+   */
+  leaseMs?: number
 }
 
 export interface SagaResult {
@@ -149,8 +166,12 @@ interface Execution {
 
 type Outcome =
   | { ok: true, result: unknown, attempt: number }
-  | { ok: false, error: unknown, attempt: number, outOfTime: boolean }
+  /** `late`: the attempt time ran out for, which may still succeed. */
+  | { ok: false, error: unknown, attempt: number, outOfTime: boolean, late?: Promise<unknown> }
 
+/** The `ErrorEquals` name of a step or compensation that time ran out for. */
+export const STATES_TIMEOUT = 'States.Timeout'
+const MAX_TIMER_MS = 2 ** 31 - 1
 const ignore = (): void => {}
 export const silentLogger: SagaLogger = { info: ignore, warn: ignore, error: ignore }
 const neverAborted = new AbortController().signal
@@ -165,6 +186,7 @@ const LEVELS: Record<SagaEventName, keyof SagaLogger> = {
   'compensation-failed': 'error',
   suspended: 'error',
   claimed: 'warn',
+  'late-success': 'warn',
   committed: 'info',
   'rolled-back': 'warn',
   failed: 'error'
@@ -193,11 +215,26 @@ class Journal {
   }
 
   /** Takes an open saga over for this journal's owner; undefined when another process moved first. */
-  async claim (version: number): Promise<SagaRecord | undefined> {
+  async claim (version: number, leaseMs: number): Promise<SagaRecord | undefined> {
     const event: SagaEvent = { event: 'claimed', at: Date.now(), owner: this.#owner }
-    const record = await this.#sagaLog.claim(this.#sagaId, this.#owner, version, event)
+    const record = await this.#sagaLog.claim(this.#sagaId, this.#owner, version, event, event.at + leaseMs)
     if (record !== undefined) this.#line(event)
     return record
+  }
+
+  /** Renews the claim's lease every third of `leaseMs` until the returned function is called. */
+  holdLease (leaseMs: number): () => void {
+    const timer = setInterval(() => {
+      this.#sagaLog.renew(this.#sagaId, this.#owner, Date.now() + leaseMs).catch((error: unknown) => {
+        // The next transition written meets the same error and stops the recovery.
+        this.#log.warn({ saga: this.#saga, sagaId: this.#sagaId, event: 'lease-renewal-failed', err: error }, `saga ${this.#saga} lease not renewed`)
+      })
+    }, leaseMs / 3).unref()
+    return () => clearInterval(timer)
+  }
+
+  async releaseLease (): Promise<void> {
+    await this.#sagaLog.renew(this.#sagaId, this.#owner, 0)
   }
 
   async record (event: Omit<SagaEvent, 'at' | 'error'>, changes?: SagaChanges, error?: unknown): Promise<void> {
@@ -258,8 +295,32 @@ class Budget {
     return await sleep(ms, true, { signal: this.signal }).catch(() => false)
   }
 
+  /**
+   * Settles as `work` does, unless the time left runs out (or the signal aborts) first: then `attempt`
+   * aborts and this rejects with a `States.Timeout` error at once, whether or not `work` heeds the abort.
+   */
+  async bound<T> (work: Promise<T>, attempt: AbortController): Promise<T> {
+    const ms = this.remaining()
+    return await new Promise<T>((resolve, reject) => {
+      const giveUp = (): void => {
+        const error = this.outOfTime()
+        attempt.abort(error)
+        reject(error)
+      }
+      // A timer longer than setTimeout can count would fire at once: such a step is bounded by the signal only.
+      const timer = ms < MAX_TIMER_MS ? setTimeout(giveUp, ms) : undefined
+      if (this.signal.aborted) giveUp()
+      this.signal.addEventListener('abort', giveUp, { once: true })
+      work.then(resolve, reject).finally(() => {
+        clearTimeout(timer)
+        this.signal.removeEventListener('abort', giveUp)
+      })
+    })
+  }
+
+  /** The error of a step or compensation that time ran out for, as Amazon States Language names it. */
   outOfTime (): Error {
-    return new HALO_ERR_TIMEOUT(Date.now() - this.#startedAt)
+    return Object.assign(new HALO_ERR_TIMEOUT(Date.now() - this.#startedAt), { name: STATES_TIMEOUT })
   }
 }
 
@@ -275,6 +336,15 @@ function toRetrier (retrier: SagaRetrier): Retrier {
     maxRetries: retrier.MaxAttempts ?? 3,
     backoffRate: retrier.BackoffRate ?? 2
   }
+}
+
+function isRecordTooLarge (error: unknown): boolean {
+  return (error as { code?: unknown }).code === 'HALO_ERR_SAGA_RECORD_TOO_LARGE'
+}
+
+/** A payload by state name, never one an object inherits. */
+function ownValue (payloads: Record<string, unknown>, state: string): unknown {
+  return Object.hasOwn(payloads, state) ? payloads[state] : undefined
 }
 
 /** The key of a result path: `$.BookHotelResult` → `BookHotelResult`. */
@@ -307,8 +377,6 @@ export class Saga {
   readonly #graph: SagaGraph
   readonly #apis: SagaApis
   readonly #tasks = new Map<string, CompiledTask>()
-  /** The states whose payloads a recoverer needs. */
-  readonly #compensationStates: readonly string[]
 
   constructor (name: string, definition: unknown, options?: LoadSagaOptions) {
     validateOptions(`saga "${name}"`, options, {
@@ -327,14 +395,13 @@ export class Saga {
     this.forward = this.#graph.forward
     this.sagaLog = options?.sagaLog ?? new MemorySagaLog()
     this.#apis = options?.apis ?? {}
-    this.#compensationStates = [...this.#graph.tasks.keys()].filter((state) => !this.forward.includes(state))
     const compensationRetrier = toRetrier({ IntervalSeconds: 1, MaxAttempts: 2, ...options?.compensationRetry, ErrorEquals: [ALL_ERRORS] })
     for (const [state, task] of this.#graph.tasks) {
       const own = (task.Retry ?? []).map(toRetrier)
       this.#tasks.set(state, {
         definition: task,
         resultKey: resultKey(task.ResultPath),
-        retriers: this.forward.includes(state) ? own : [...own, compensationRetrier]
+        retriers: this.#graph.compensations.has(state) ? [...own, compensationRetrier] : own
       })
     }
     this.#compileSchemas(options?.schemas ?? {})
@@ -361,15 +428,18 @@ export class Saga {
     const log = options.log ?? silentLogger
     const journal = new Journal(options.sagaLog ?? this.sagaLog, log, this.name, sagaId, randomUUID())
     const execution: Execution = { sagaId, apis, payloads: options.payloads, results: {}, context: options.context, log, journal }
-    await journal.start(Object.fromEntries(this.#compensationStates
+    await journal.start(Object.fromEntries([...this.#graph.compensations]
       .filter((state) => Object.hasOwn(options.payloads, state))
       .map((state) => [state, options.payloads[state]])))
 
-    const timeoutSeconds = this.definition.TimeoutSeconds
-    const budget = new Budget(options.deadline, options.signal, timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000)
+    const budget = new Budget(options.deadline, options.signal, this.#timeoutMs)
     const failed = await this.#forward(execution, budget).finally(() => budget.end())
-    // TimeoutSeconds bounds the forward path only: the compensations still have the run's deadline.
-    if (failed !== undefined) return await this.#fail(execution, failed.state, failed.outcome, new Budget(options.deadline, options.signal))
+    if (failed !== undefined) {
+      // The compensations undo what was booked even when the deadline has passed (the client may have its
+      // 504 already): they get TimeoutSeconds anew, and stop only with the run's signal.
+      const compensationBudget = new Budget(undefined, options.signal, this.#timeoutMs)
+      return await this.#fail(execution, failed.state, failed.outcome, compensationBudget).finally(() => compensationBudget.end())
+    }
     await journal.record({ event: 'committed' }, { status: 'committed' })
     return { sagaId, results: execution.results }
   }
@@ -380,8 +450,14 @@ export class Saga {
       const outcome = await this.#execute(execution, state, 'step', budget)
       if (!outcome.ok) return { state, outcome }
       const key = this.#task(state).resultKey
+      try {
+        await execution.journal.record({ event: 'step-succeeded', state, attempt: outcome.attempt }, { result: { key, value: outcome.result } })
+      } catch (error) {
+        // A result the log cannot keep would leave a saga no recoverer could read: the step fails instead.
+        if (!isRecordTooLarge(error)) throw error
+        return { state, outcome: { ok: false, error, attempt: outcome.attempt, outOfTime: false } }
+      }
       execution.results[key] = outcome.result
-      await execution.journal.record({ event: 'step-succeeded', state, attempt: outcome.attempt }, { result: { key, value: outcome.result } })
     }
     return undefined
   }
@@ -393,14 +469,16 @@ export class Saga {
    * started, leaving out those already done. Resolves to undefined when another process moved first.
    */
   async recover (open: Pick<OpenSaga, 'sagaId' | 'version'>, options: SagaRecoverOptions): Promise<SagaCompensation | undefined> {
-    validateOptions(`saga "${this.name}" recover`, options, { ...executionOptionChecks, owner: isNonEmptyString }, { required: ['owner'] })
+    validateOptions(`saga "${this.name}" recover`, options, { ...executionOptionChecks, owner: isNonEmptyString, leaseMs: integerBetween(3) }, { required: ['owner'] })
     // Checked before claiming, so that a misconfigured recoverer never holds a saga it cannot finish.
-    const apis = this.#apisFor(options.apis, this.#compensationStates)
+    const apis = this.#apisFor(options.apis, this.#graph.compensations)
     const log = options.log ?? silentLogger
     const journal = new Journal(options.sagaLog ?? this.sagaLog, log, this.name, open.sagaId, options.owner)
-    const record = await journal.claim(open.version)
+    const leaseMs = options.leaseMs ?? 30_000
+    const record = await journal.claim(open.version, leaseMs)
     if (record === undefined) return undefined
-    const chain = record.failure?.compensation ?? this.#graph.recoveryChains.get(record.started.at(-1) ?? '') ?? []
+    const stopRenewing = journal.holdLease(leaseMs)
+    const chain = record.failure?.compensation ?? this.#graph.chain(this.#graph.recoveryEntries.get(record.started.at(-1) ?? ''))
     const todo = chain.filter((state) => !record.compensated.includes(state))
     const execution: Execution = {
       sagaId: record.sagaId,
@@ -411,12 +489,21 @@ export class Saga {
       log,
       journal
     }
-    return await this.#compensate(execution, todo, new Budget(options.deadline, options.signal))
+    try {
+      const compensation = await this.#compensate(execution, todo, new Budget(options.deadline, options.signal))
+      // Left open for want of time: the next recoverer need not wait for the lease to run out.
+      if (compensation.suspended) await journal.releaseLease()
+      return compensation
+    } finally {
+      stopRenewing()
+    }
   }
 
   async #fail (execution: Execution, state: string, outcome: Outcome & { ok: false }, budget: Budget): Promise<never> {
     const catcher = this.#task(state).definition.Catch?.find(({ ErrorEquals }) => matches(ErrorEquals, outcome.error))
-    const chain = (catcher === undefined ? this.#graph.recoveryChains.get(state) : this.#graph.chains.get(catcher.Next)) as readonly string[]
+    const chain = this.#graph.chain(catcher === undefined ? this.#graph.recoveryEntries.get(state) : catcher.Next)
+    // A Catch leads into the failed step's own compensation first (DESIGN: each Book step's Catch goes to its Cancel).
+    const ownCompensation = catcher === undefined ? undefined : chain[0]
     const error = errorInfo(outcome.error)
     const changes: SagaChanges = { status: 'compensating', failure: { state, error, compensation: [...chain] } }
     if (catcher?.ResultPath !== undefined) {
@@ -426,7 +513,9 @@ export class Saga {
       changes.result = { key, value: execution.results[key] }
     }
     await execution.journal.record({ event: 'step-failed', state, attempt: outcome.attempt }, changes, outcome.error)
-    const { compensated, pending, errors } = await this.#compensate(execution, chain, budget)
+    const compensating = this.#compensate(execution, chain, budget)
+    if (outcome.late !== undefined) this.#undoLateSuccess(execution, state, ownCompensation, outcome.late, compensating)
+    const { compensated, pending, errors } = await compensating
     if (pending.length > 0) throw new SagaError(execution.sagaId, state, outcome.error, errors, pending)
     throw new SagaRollback(execution.sagaId, state, outcome.error, compensated)
   }
@@ -439,7 +528,12 @@ export class Saga {
       if (outcome.ok) {
         const key = this.#task(state).resultKey
         execution.results[key] = outcome.result
-        await journal.record({ event: 'compensation-succeeded', state, attempt: outcome.attempt }, { compensated: state, result: { key, value: outcome.result } })
+        const event = { event: 'compensation-succeeded', state, attempt: outcome.attempt } as const
+        await journal.record(event, { compensated: state, result: { key, value: outcome.result } }).catch(async (error: unknown) => {
+          // The compensation is done: that is what the log must keep, with or without its result.
+          if (!isRecordTooLarge(error)) throw error
+          await journal.record(event, { compensated: state })
+        })
         result.compensated.push(state)
         continue
       }
@@ -469,24 +563,27 @@ export class Saga {
     for (let attempt = 1; ; attempt++) {
       await journal.record({ event: `${role}-started`, state, attempt }, role === 'step' && attempt === 1 ? { started: state } : undefined)
       let error: unknown
+      const controller = new AbortController()
+      const call = Promise.resolve().then(() => execution.apis[state](ownValue(execution.payloads, state), {
+        saga: this.name,
+        sagaId: execution.sagaId,
+        state,
+        attempt,
+        results: execution.results,
+        signal: controller.signal,
+        idempotencyKey,
+        log: execution.log,
+        context: execution.context
+      }))
       try {
-        const result = await execution.apis[state](execution.payloads[state], {
-          saga: this.name,
-          sagaId: execution.sagaId,
-          state,
-          attempt,
-          results: execution.results,
-          signal: budget.signal,
-          idempotencyKey,
-          log: execution.log,
-          context: execution.context
-        })
+        const result = await budget.bound(call, controller)
         const problem = resultCheck === undefined ? undefined : firstSchemaError(resultCheck, result)
         if (problem !== undefined) throw new HALO_ERR_VALIDATION(`saga "${this.name}": the result of ${state} is invalid: ${problem}`)
         return { ok: true, result, attempt }
       } catch (thrown) {
         error = thrown
       }
+      if (controller.signal.aborted) return { ok: false, error, attempt, outOfTime: true, late: call }
       const index = retriers.findIndex(({ errorEquals }) => matches(errorEquals, error))
       const retrier = retriers[index]
       if (retrier === undefined || retriesDone[index] >= retrier.maxRetries) return { ok: false, error, attempt, outOfTime: false }
@@ -497,6 +594,30 @@ export class Saga {
     }
   }
 
+  /**
+   * A step that counted as failed with States.Timeout may still succeed: then, once the compensations are
+   * done, its own compensation runs once more, and a warning (the `late-success` transition) says so.
+   */
+  #undoLateSuccess (execution: Execution, state: string, compensation: string | undefined, late: Promise<unknown>, compensating: Promise<unknown>): void {
+    const { journal, log } = execution
+    late.then(async () => {
+      await compensating
+      await journal.record({ event: 'late-success', state })
+      if (compensation === undefined) return
+      const budget = new Budget(undefined, undefined, this.#timeoutMs)
+      const outcome = await this.#execute(execution, compensation, 'compensation', budget).finally(() => budget.end())
+      if (outcome.ok) await journal.record({ event: 'compensation-succeeded', state: compensation, attempt: outcome.attempt }, { compensated: compensation })
+      else await journal.record({ event: 'failed', state: compensation, attempt: outcome.attempt }, { status: 'failed', pending: [compensation] }, outcome.error)
+    }, ignore).catch((error: unknown) => {
+      log.error({ saga: this.name, sagaId: execution.sagaId, state, event: 'late-success', err: error }, `saga ${this.name} ${state} succeeded after it timed out and could not be undone`)
+    })
+  }
+
+  get #timeoutMs (): number | undefined {
+    const timeoutSeconds = this.definition.TimeoutSeconds
+    return timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000
+  }
+
   #task (state: string): CompiledTask {
     return this.#tasks.get(state) as CompiledTask
   }
@@ -504,15 +625,22 @@ export class Saga {
   #apisFor (overrides: SagaApis | undefined, states: Iterable<string>): SagaApis {
     const apis = overrides === undefined ? this.#apis : { ...this.#apis, ...overrides }
     for (const state of states) {
-      if (typeof apis[state] !== 'function') throw new HALO_ERR_OPTION(`saga "${this.name}": no API function for state "${state}" in apis`)
+      // Own properties only: `toString` is no partner API.
+      if (!Object.hasOwn(apis, state) || typeof apis[state] !== 'function') throw new HALO_ERR_OPTION(`saga "${this.name}": no API function for state "${state}" in apis`)
     }
     return apis
   }
 
   #compileSchemas (schemas: Record<string, ResourceSchemas>): void {
+    const byResource = new Map<string, CompiledTask[]>()
+    for (const task of this.#tasks.values()) {
+      const tasks = byResource.get(task.definition.Resource)
+      if (tasks === undefined) byResource.set(task.definition.Resource, [task])
+      else tasks.push(task)
+    }
     for (const [resource, { payload, result }] of Object.entries(schemas)) {
-      const tasks = [...this.#tasks.values()].filter((task) => task.definition.Resource === resource)
-      if (tasks.length === 0) throw new HALO_ERR_OPTION(`saga "${this.name}": option "schemas" names Resource "${resource}", which no state uses`)
+      const tasks = byResource.get(resource)
+      if (tasks === undefined) throw new HALO_ERR_OPTION(`saga "${this.name}": option "schemas" names Resource "${resource}", which no state uses`)
       const payloadCheck = payload === undefined ? undefined : TypeCompiler.Compile(payload)
       const resultCheck = result === undefined ? undefined : TypeCompiler.Compile(result)
       for (const task of tasks) Object.assign(task, { payloadCheck, resultCheck })
@@ -521,7 +649,7 @@ export class Saga {
 
   #checkPayloads (payloads: Record<string, unknown>): void {
     for (const [state, { payloadCheck }] of this.#tasks) {
-      const problem = payloadCheck === undefined ? undefined : firstSchemaError(payloadCheck, payloads[state])
+      const problem = payloadCheck === undefined ? undefined : firstSchemaError(payloadCheck, ownValue(payloads, state))
       if (problem !== undefined) throw new HALO_ERR_VALIDATION(`saga "${this.name}": the payload of ${state} is invalid: ${problem}`)
     }
   }

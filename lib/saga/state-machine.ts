@@ -185,13 +185,13 @@ function rollbackSummary (name: string, definition: SagaDefinition, data: SagaEx
   const failedState = graph.forward.find((state) => !done(state)) as string
   // The chain entered is the one whose compensations before this one are all done.
   const entered = (definition.States[failedState] as SagaTaskState).Catch?.find(({ Next }) => {
-    const chain = graph.chains.get(Next) as readonly string[]
+    const chain = graph.chain(Next)
     const at = chain.indexOf(compensating)
     return at >= 0 && chain.slice(0, at).every(done)
   })
   const caught = entered?.ResultPath === undefined ? data.__halo__.error : data[resultKey(entered.ResultPath)]
   const error = caughtError(caught as { Error: string, Cause: string })
-  const chain = graph.chains.get(entered?.Next as string) as readonly string[]
+  const chain = graph.chain(entered?.Next)
   return { failedState, error, compensated: chain.slice(0, chain.indexOf(compensating) + 1) }
 }
 
