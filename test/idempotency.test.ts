@@ -539,6 +539,48 @@ for (const { name, store: newStore } of stores) {
   })
 }
 
+t.test('a late answer that cannot be stored (an error sent, an object that does not serialize) frees its key; text and bytes are stored as Fastify types them', async (t) => {
+  const runs = { errors: 0, circular: 0 }
+  const { app } = await idempotentApp(t, { store: 'memory' }, (app) => {
+    app.post('/errors', { config: { timeout: 300 } }, (_request, reply) => {
+      runs.errors++
+      setTimeout(() => {
+        reply.send(new Error('late failure'))
+        reply.send('sent twice: ignored')
+      }, 800)
+    })
+    app.post('/text', { config: { timeout: 300 } }, (_request, reply) => {
+      setTimeout(() => { reply.send('late text') }, 800)
+    })
+    app.post('/bytes', { config: { timeout: 300 } }, async () => {
+      await sleep(800)
+      return Buffer.from([1, 2, 3])
+    })
+    app.post('/circular', { config: { timeout: 300 } }, async () => {
+      runs.circular++
+      await sleep(800)
+      const circular: Record<string, unknown> = {}
+      circular.self = circular
+      return circular
+    })
+  })
+  for (const url of ['/errors', '/circular']) {
+    const request = { method: 'POST' as const, url, headers: { [KEY]: 'late' }, payload: {} }
+    t.equal((await app.inject(request)).statusCode, 504, url)
+    await sleep(1500)
+    t.equal((await app.inject(request)).statusCode, 504, `${url}: the retry ran again`)
+  }
+  await sleep(1000)
+  t.same(runs, { errors: 2, circular: 2 })
+  for (const [url, contentType] of [['/text', 'text/plain; charset=utf-8'], ['/bytes', 'application/octet-stream']]) {
+    const request = { method: 'POST' as const, url: url!, headers: { [KEY]: 'late' }, payload: {} }
+    t.equal((await app.inject(request)).statusCode, 504, url)
+    await sleep(1500)
+    const replayed = await app.inject(request)
+    t.same([replayed.statusCode, replayed.headers[REPLAYED], replayed.headers['content-type']], [200, 'true', contentType], `${url}: stored with Fastify's content-type`)
+  }
+})
+
 t.test('DynamoDB: an answer that fits one item (399 KiB) is stored and replayed; a larger one is answered with a warning, not stored', async (t) => {
   let runs = 0
   const { app, logs } = await idempotentApp(t, { store: stores[1]!.store() }, (app) => {

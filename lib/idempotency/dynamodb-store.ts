@@ -137,7 +137,7 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
   /**
    * Stores the answer with one conditional UpdateItem. The body is gzipped above `compressAboveBytes` when
    * that helps; an item that would still exceed DynamoDB's 400 KiB is not written: the claim is released
-   * instead and the result is 'too-large' (with the estimated item size as `bytes`).
+   * instead and the result is 'too-large' (with the item's size as `bytes`).
    */
   async complete (id: string, owner: string, response: StoredResponse, ttlSeconds: number, signal?: AbortSignal): Promise<CompleteResult> {
     const body = await this.#encode(response.body)
@@ -150,10 +150,10 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
       bodyEncoding: { S: body.encoding }
     }
     const bytes = itemBytes({ ...written, id: { S: id }, owner: { S: owner }, fingerprint: { S: LONGEST_FINGERPRINT }, inProgressExpiry: { N: LATEST_EPOCH_MS } })
-    const tooLarge: CompleteResult = { stored: false, reason: 'too-large', bytes, limit: DYNAMODB_MAX_ITEM_BYTES }
+    // Counted with the fingerprint and expiry at their longest, the size is never under the item's own.
     if (bytes > DYNAMODB_MAX_ITEM_BYTES) {
       await this.release(id, owner, signal)
-      return tooLarge
+      return { stored: false, reason: 'too-large', bytes, limit: DYNAMODB_MAX_ITEM_BYTES }
     }
     const names = Object.keys(written)
     try {
@@ -167,11 +167,6 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
       }), { abortSignal: signal }))
       return { stored: true }
     } catch (error) {
-      // The size is counted as DynamoDB documents it; should a DynamoDB still count more, its refusal is the same answer.
-      if (isItemSizeRefusal(error)) {
-        await this.release(id, owner, signal)
-        return tooLarge
-      }
       expectedCause(error, 'ConditionalCheckFailedException')
       return { stored: false, reason: 'claim-lost' }
     }
@@ -245,11 +240,6 @@ export function itemBytes (item: Item): number {
     else if (value.N !== undefined) bytes += Math.ceil(value.N.replace(/^[-+]?0*|\.|0*$/g, '').length / 2) + 1
   }
   return bytes
-}
-
-function isItemSizeRefusal (storeError: unknown): boolean {
-  const { cause } = storeError as { cause: Error }
-  return cause.name === 'ValidationException' && /item size/i.test(cause.message)
 }
 
 async function toRecord (item: Item): Promise<IdempotencyRecord> {
