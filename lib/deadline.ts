@@ -24,6 +24,11 @@ export function budgetMs (lambdaContext: LambdaContextLike | undefined, routeTim
 export class RequestDeadline implements Deadline {
   readonly at: number
   readonly startedAt: number
+  /**
+   * Set once the request's answer entered the send pipeline (its onSend hooks run): a deadline passing after
+   * that must not send a second answer.
+   */
+  answerUnderWay = false
   private controller: AbortController | undefined
   private reason: Error | undefined
 

@@ -2,19 +2,21 @@
 // (the flow, in lib/idempotency/flow.ts, says how). This part wires it in: hooks are attached per route when
 // the route is added, so GET and HEAD routes and routes that opt out pay nothing, and a `key: 'header'`
 // request without the header pays one header lookup. The record is claimed in preHandler (the body is
-// parsed) and the answer stored in onSend, before it is sent. A repeat gets the stored answer (a header the
-// current reply already has, set by another plugin for this request, keeps its current value), a concurrent
-// repeat 409 with retry-after, a repeat with another request 422.
+// parsed) and the answer stored in onSend, before it is sent; an answer that comes after the timeout part's
+// 504 reaches the flow through the timeout part's late-answer listener instead. A repeat gets the stored
+// answer (a header the current reply already has, set by another plugin for this request, keeps its current
+// value), a concurrent repeat 409 with retry-after, a repeat with another request 422.
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, HTTPMethods, onSendHookHandler, preHandlerHookHandler } from 'fastify'
-import { HALO_ERR_IDEMPOTENCY_IN_PROGRESS, HALO_ERR_IDEMPOTENCY_KEY_INVALID, HALO_ERR_IDEMPOTENCY_KEY_REUSED } from '../lib/errors.js'
+import { HALO_ERR_IDEMPOTENCY_IN_PROGRESS, HALO_ERR_IDEMPOTENCY_KEY_INVALID, HALO_ERR_IDEMPOTENCY_KEY_REUSED, HALO_ERR_OPTION } from '../lib/errors.js'
 import {
   IdempotencyFlow, MemoryIdempotencyStore,
-  type Admission, type Claim, type HashAlgorithm, type IdempotencySettings, type IdempotencyStore, type StoredResponse
+  type Admission, type Answer, type Claim, type HashAlgorithm, type IdempotencySettings, type IdempotencyStore, type StoredResponse
 } from '../lib/idempotency/index.js'
 import { anyOf, integerBetween, isFunction, isNonEmptyString, isString, oneOf, validateOptions, type OptionCheck, type OptionChecks } from '../lib/options.js'
-import { kIdempotencyClaim } from '../lib/symbols.js'
+import { kIdempotencyClaim, kLateAnswerListener } from '../lib/symbols.js'
 import { withRouteHook } from './route-hooks.js'
+import { isTimeoutAnswer, type LateAnswerListener } from './timeout.js'
 
 /** Where a request's idempotency key comes from. */
 export type IdempotencyKeySource =
@@ -35,6 +37,17 @@ export interface IdempotencyRouteOptions {
   ttlSeconds?: number
   /** The store failing: 'fail' answers 503 without running the handler (default); 'continue' runs it without idempotency. */
   onStoreError?: 'fail' | 'continue'
+  /**
+   * Locally, how long a claim holds past the request's deadline, in milliseconds, so that a run still going
+   * after its 504 keeps its key; only a crashed run leaves its key held that long. Default 30 000. On Lambda
+   * a claim holds until the invocation's end instead.
+   */
+  claimGraceMs?: number
+  /**
+   * Who the caller is: requests with different scopes never share a record. Default: the `authorization`,
+   * `x-api-key` and `cookie` headers and, on Lambda, API Gateway's authorizer principal (see the README).
+   */
+  scope?: (request: FastifyRequest) => string
 }
 
 export interface IdempotencyOptions extends IdempotencyRouteOptions {
@@ -71,6 +84,7 @@ const USABLE_KEY = new RegExp(`^[\\x20-\\x7e]{1,${MAX_KEY_LENGTH}}$`)
 
 interface ClaimingRequest extends FastifyRequest {
   [kIdempotencyClaim]: Claim | null
+  [kLateAnswerListener]: LateAnswerListener | null
 }
 
 const isStore: OptionCheck = (value) =>
@@ -87,7 +101,9 @@ const routeChecks: OptionChecks<IdempotencyRouteOptions> = {
   key: anyOf(oneOf('header', 'payload'), isFunction),
   hash: oneOf('md5', 'sha256'),
   ttlSeconds: integerBetween(1),
-  onStoreError: oneOf('fail', 'continue')
+  onStoreError: oneOf('fail', 'continue'),
+  claimGraceMs: integerBetween(0),
+  scope: isFunction
 }
 
 const pluginChecks: OptionChecks<IdempotencyOptions> = {
@@ -99,15 +115,17 @@ const pluginChecks: OptionChecks<IdempotencyOptions> = {
 }
 
 /** The route's settings over the plugin's over the defaults, in one step. */
-function mergeSettings (route: IdempotencyRouteOptions, plugin: IdempotencyRouteOptions): { keySource: IdempotencyKeySource, settings: IdempotencySettings } {
+function mergeSettings (route: IdempotencyRouteOptions, plugin: IdempotencyRouteOptions): { keySource: IdempotencyKeySource, scope: IdempotencyRouteOptions['scope'], settings: IdempotencySettings } {
   const keySource = route.key ?? plugin.key ?? 'header'
   return {
     keySource,
+    scope: route.scope ?? plugin.scope,
     settings: {
       keyedByPayload: keySource === 'payload',
       hash: route.hash ?? plugin.hash ?? 'md5',
       ttlSeconds: route.ttlSeconds ?? plugin.ttlSeconds ?? 3600,
-      onStoreError: route.onStoreError ?? plugin.onStoreError ?? 'fail'
+      onStoreError: route.onStoreError ?? plugin.onStoreError ?? 'fail',
+      claimGraceMs: route.claimGraceMs ?? plugin.claimGraceMs ?? 30_000
     }
   }
 }
@@ -127,11 +145,38 @@ function replay (reply: FastifyReply, response: StoredResponse): void {
   reply.header(REPLAYED_HEADER, 'true').code(response.statusCode).send(response.body.byteLength === 0 ? undefined : response.body)
 }
 
+/** Fastify's content-type for a payload sent without one. */
+function defaultContentType (payload: unknown): string {
+  if (typeof payload === 'string') return 'text/plain; charset=utf-8'
+  return Buffer.isBuffer(payload) ? 'application/octet-stream' : 'application/json; charset=utf-8'
+}
+
+/**
+ * The handler's answer that came after its 504, as Fastify would have sent it: an object serialized as the
+ * route does, the content-type Fastify would give it; a late failure is a 500, whose key is released.
+ */
+function lateAnswer (reply: FastifyReply, statusCode: number, payload: unknown, lateHeaders: () => ReturnType<Answer['headers']>): Answer {
+  const headers = (): ReturnType<Answer['headers']> => {
+    const sent = lateHeaders()
+    sent['content-type'] ??= defaultContentType(payload)
+    return sent
+  }
+  if (payload instanceof Error) return { statusCode: 500, payload: null, headers }
+  const serializable = payload !== null && typeof payload === 'object' && !Buffer.isBuffer(payload) && typeof (payload as { pipe?: unknown }).pipe !== 'function'
+  if (!serializable) return { statusCode, payload, headers }
+  try {
+    return { statusCode, payload: reply.serialize(payload), headers }
+  } catch {
+    return { statusCode: 500, payload: null, headers }
+  }
+}
+
 /** Carries out the flow's decision on the reply: `done()` runs the handler, `done(error)` answers the error. */
-function carryOut (admission: Admission, request: ClaimingRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+function carryOut (admission: Admission, request: ClaimingRequest, reply: FastifyReply, done: HookHandlerDoneFunction, settleLate: LateAnswerListener): void {
   switch (admission.outcome) {
     case 'run':
       request[kIdempotencyClaim] = admission.claim
+      if (admission.claim !== null) request[kLateAnswerListener] = settleLate
       return done()
     case 'expired':
       return
@@ -158,6 +203,7 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
     await store.destroy?.()
   })
   fastify.decorateRequest(kIdempotencyClaim, null)
+  if (!fastify.hasRequestDecorator(kLateAnswerListener)) fastify.decorateRequest(kLateAnswerListener, null)
 
   fastify.addHook('onRoute', (route) => {
     const routeConfig = (route.config as { idempotency?: unknown } | undefined)?.idempotency
@@ -165,7 +211,7 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
     const routeMethods = [route.method].flat()
     validateOptions(`${PLUGIN}: route ${routeMethods.join(',')} ${route.url} config.idempotency`, routeConfig as IdempotencyRouteOptions | undefined, routeChecks)
     if (!routeMethods.some((method) => methods.has(method))) return
-    const { keySource, settings } = mergeSettings((routeConfig ?? {}) as IdempotencyRouteOptions, options)
+    const { keySource, scope, settings } = mergeSettings((routeConfig ?? {}) as IdempotencyRouteOptions, options)
     const everyMethodIdempotent = routeMethods.every((method) => methods.has(method))
     const pattern = route.url
 
@@ -183,17 +229,32 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
         }
       }
       if (givenKey === undefined && !settings.keyedByPayload) return done()
-      flow.admit(request, pattern, givenKey, settings).then((admission) => { carryOut(admission, request, reply, done) }, done)
+      let callerScope: string | undefined
+      if (scope !== undefined) {
+        callerScope = scope(request)
+        if (typeof callerScope !== 'string') return done(new HALO_ERR_OPTION(`${PLUGIN}: option "scope" must return a string, got ${typeof callerScope}`))
+      }
+      flow.admit(request, pattern, givenKey, settings, callerScope).then((admission) => { carryOut(admission, request, reply, done, settleLateAnswer) }, done)
     }
 
+    // Runs for every answer the route sends, the timeout part's 504 included, which settles nothing: the
+    // handler may still be running, and its own answer settles the claim when it comes.
     function finishIdempotentRequest (request: ClaimingRequest, reply: FastifyReply, payload: unknown, done: (error?: Error | null) => void): void {
       const claim = request[kIdempotencyClaim]
-      // Once the deadline's signal fired (504 sent, or the client gone), the record frees itself at its
-      // in-progress expiry, which is that deadline: nothing is left to store.
-      if (claim === null || request.deadline?.expired === true) return done()
+      if (claim === null || isTimeoutAnswer(reply)) return done()
       request[kIdempotencyClaim] = null
       const answer = { statusCode: reply.statusCode, payload, headers: () => reply.getHeaders() }
       flow.settle(request, claim, answer, settings).then(() => done(), done)
+    }
+
+    function settleLateAnswer (reply: FastifyReply, statusCode: number, payload: unknown, headers: () => ReturnType<Answer['headers']>): void {
+      const request = reply.request as ClaimingRequest
+      const claim = request[kIdempotencyClaim]
+      if (claim === null) return
+      request[kIdempotencyClaim] = null
+      // Nobody waits for a late answer, and settle never rejects: it logs what fails.
+      // eslint-disable-next-line no-void
+      void flow.settle(request, claim, lateAnswer(reply, statusCode, payload, headers), settings)
     }
 
     route.preHandler = withRouteHook(route.preHandler, beginIdempotentRequest as preHandlerHookHandler)

@@ -4,6 +4,7 @@ import { API_GATEWAY_LIMIT_MS, budgetMs, DeadlineWatch, RequestDeadline } from '
 import { HALO_ERR_OPTION, HALO_ERR_TIMEOUT } from '../lib/errors.js'
 import { currentInvocation } from '../lib/lambda.js'
 import { integerBetween, validateOptions } from '../lib/options.js'
+import { kLateAnswerListener, kTimeoutAnswer } from '../lib/symbols.js'
 import { withRouteHook } from './route-hooks.js'
 import { decorateDeadline } from './request-fields.js'
 import { problemFor, sendProblem } from './send-problem.js'
@@ -26,21 +27,59 @@ const DEFAULT_MARGIN_MS = 500
 /** How often in-flight deadlines are checked: a 504 goes out at most this late. */
 const DEADLINE_TICK_MS = 10
 
-function dropLateReply (this: FastifyReply): FastifyReply {
-  return this
+type Headers = ReturnType<FastifyReply['getHeaders']>
+
+/**
+ * Hears the handler's answer that comes after the 504, for a part that has a use for it (the idempotency part
+ * stores it for the repeats): `statusCode` is the one the handler set (before or after the 504), or 500 for a
+ * late failure, whose error is then the `payload`; `headers()` those the handler's reply holds, without the
+ * 504's. Set per request under `kLateAnswerListener`.
+ */
+export type LateAnswerListener = (reply: FastifyReply, statusCode: number, payload: unknown, headers: () => Headers) => void
+
+interface TimedRequest extends FastifyRequest {
+  [kLateAnswerListener]: LateAnswerListener | null
+}
+
+/** Whether `reply` carries the timeout's own 504 rather than the handler's answer. */
+export function isTimeoutAnswer (reply: FastifyReply): boolean {
+  return (reply as { [kTimeoutAnswer]?: boolean })[kTimeoutAnswer] === true
 }
 
 /**
- * After the 504, the handler's own outcome no longer reaches anyone: a late reply is dropped, and a late
- * failure that Fastify would log as an error is logged at debug, since nothing went wrong that the
- * timeout warning has not already said.
+ * After the 504, the handler's own outcome no longer reaches the client: a late reply is not sent, and a late
+ * failure that Fastify would log as an error is logged at debug, since nothing went wrong that the timeout
+ * warning has not already said. Both are handed to the request's late-answer listener, if any. A late
+ * `reply.code()` sets the late answer's status, not the 504's.
  */
-function silenceLateOutcome (request: FastifyRequest, reply: FastifyReply): void {
-  reply.send = dropLateReply
+function divertLateOutcome (request: TimedRequest, reply: FastifyReply, timeoutReply: FastifyReply): void {
+  let lateStatus = reply.statusCode
+  const before = reply.getHeaders()
+  // The 504 shares the handler's response object, which may keep the headers the 504 was sent with.
+  const lateHeaders = (): Headers => {
+    const headers = reply.getHeaders()
+    const timeoutHeaders = timeoutReply.getHeaders()
+    for (const name of Object.keys(timeoutHeaders)) {
+      if (!(name in before) && headers[name] === timeoutHeaders[name]) delete headers[name]
+    }
+    return headers
+  }
+  const hear = (statusCode: number, payload: unknown): void => {
+    request[kLateAnswerListener]?.(reply, statusCode, payload, lateHeaders)
+  }
+  reply.code = reply.status = function lateCode (this: FastifyReply, statusCode: number) {
+    lateStatus = statusCode
+    return this
+  } as FastifyReply['code']
+  reply.send = function lateSend (this: FastifyReply, payload?: unknown) {
+    hear(payload instanceof Error ? 500 : lateStatus, payload)
+    return this
+  }
   const requestLog = request.log
   const quiet: FastifyBaseLogger = Object.create(requestLog)
   quiet.error = function lateFailure (this: FastifyBaseLogger, ...args: Parameters<FastifyBaseLogger['error']>) {
     requestLog.debug(args[0] as object, 'late outcome after the deadline dropped')
+    hear(500, (args[0] as { err?: unknown }).err)
   }
   reply.log = quiet
 }
@@ -49,14 +88,27 @@ function answerTimeout (request: FastifyRequest, reply: FastifyReply, deadline: 
   const error = new HALO_ERR_TIMEOUT(elapsed)
   deadline.expire(error)
   if (reply.sent) return
-  request.log.warn({ route: request.routeOptions.url, elapsed }, 'request timed out')
   if (reply.raw.headersSent) {
     // A stream already under way cannot become a 504; cutting it is the only honest answer left.
+    request.log.warn({ route: request.routeOptions.url, elapsed }, 'request timed out')
     reply.raw.destroy(error)
     return
   }
-  sendProblem(reply, problemFor(request, error, false))
-  silenceLateOutcome(request, reply)
+  if (deadline.answerUnderWay) {
+    // An answer in its onSend hooks (a store write, a slow hook of the app's) is the one answer this request gets.
+    request.log.warn({ route: request.routeOptions.url, elapsed }, 'deadline passed while the answer was being sent; that answer stands')
+    return
+  }
+  request.log.warn({ route: request.routeOptions.url, elapsed }, 'request timed out')
+  // The 504 goes out on a reply of its own, so that the handler's keeps its status and headers for its late
+  // answer, and nothing the handler's reply does later can reach the client.
+  const ReplyOfRoute = reply.constructor as new (raw: FastifyReply['raw'], request: FastifyRequest, log: FastifyBaseLogger) => FastifyReply
+  const timeoutReply = new ReplyOfRoute(reply.raw, request, request.log)
+  divertLateOutcome(request as TimedRequest, reply, timeoutReply)
+  ;(timeoutReply as { [kTimeoutAnswer]?: boolean })[kTimeoutAnswer] = true
+  const headers = reply.getHeaders()
+  delete headers['content-length']
+  sendProblem(timeoutReply.headers(headers), problemFor(request, error, false))
 }
 
 /**
@@ -97,6 +149,14 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
   const defaultMs = options.defaultMs ?? API_GATEWAY_LIMIT_MS
 
   decorateDeadline(fastify)
+  if (!fastify.hasRequestDecorator(kLateAnswerListener)) fastify.decorateRequest(kLateAnswerListener, null)
+  // Registered with the part, before the app's own onSend hooks: a deadline passing while any of them runs
+  // finds the answer under way.
+  fastify.addHook('onSend', function noteAnswerUnderWay (request, _reply, payload, done) {
+    const deadline = request.deadline
+    if (deadline instanceof RequestDeadline) deadline.answerUnderWay = true
+    done(null, payload)
+  })
   const watch = new DeadlineWatch<FastifyReply>(stillWatched, DEADLINE_TICK_MS)
   fastify.addHook('onClose', async () => { watch.stop() })
 

@@ -8,7 +8,7 @@ import {
   type Answer, type ClaimResult, type CompleteResult, type IdempotencySettings, type IdempotencyStore, type IdempotentRequest, type StoredResponse
 } from '../lib/idempotency/index.js'
 
-const SETTINGS: IdempotencySettings = { keyedByPayload: false, hash: 'md5', ttlSeconds: 60, onStoreError: 'fail' }
+const SETTINGS: IdempotencySettings = { keyedByPayload: false, hash: 'md5', ttlSeconds: 60, onStoreError: 'fail', claimGraceMs: 30_000 }
 
 interface LoggedLine { level: 'debug' | 'warn', args: unknown[] }
 
@@ -117,20 +117,20 @@ t.test('admit: keyed by payload, the URL and the canonical body make the key, an
   t.equal((await flow.admit(request({ body: { a: 1, b: 2 } }), '/orders', 'given', byPayload)).outcome, 'run', 'a given key')
 })
 
-t.test('admit: the claim is bounded by the deadline, or by API Gateway\'s 29 s without one, and outlives it', async (t) => {
+t.test('admit: the claim holds past the deadline (or API Gateway\'s 29 s without one) by the grace, and the record outlives it', async (t) => {
   const store = new ScriptedStore()
   const flow = new IdempotencyFlow(store, '')
-  const deadline = testDeadline(Date.now() + 120_000)
+  const deadline = testDeadline(Date.now() + 90_000)
   await flow.admit(request({ deadline }), '/orders', 'k', SETTINGS)
   const [, , expiry, ttl] = store.calls[0].args as [string, string, number, number]
-  t.equal(expiry, deadline.at)
-  t.ok(ttl > 120 && ttl <= 122, `a ttl of ${ttl} s outlives a 120 s budget over the route's 60 s`)
+  t.equal(expiry, deadline.at + 30_000)
+  t.ok(ttl > 120 && ttl <= 122, `a ttl of ${ttl} s outlives a 120 s claim over the route's 60 s`)
   t.equal(store.calls[0].signal, deadline.signal, 'a store that takes a signal gets the deadline\'s')
 
   const before = Date.now()
   await flow.admit(request(), '/orders', 'k', SETTINGS)
   const [, , unbounded, unboundedTtl] = store.calls[1].args as [string, string, number, number]
-  t.ok(unbounded >= before + 29_000 && unbounded <= Date.now() + 29_000)
+  t.ok(unbounded >= before + 59_000 && unbounded <= Date.now() + 59_000)
   t.equal(unboundedTtl, 60)
   t.equal(store.calls[1].signal, undefined)
 })
@@ -172,6 +172,15 @@ t.test('admit: once the deadline passed while the store answered, the deadline\'
   const deadline = testDeadline()
   store.onClaim = () => { deadline.expired = true }
   t.same(await flow.admit(request({ deadline }), '/orders', 'k', SETTINGS), { outcome: 'expired' }, 'after a claim')
+  t.same(store.calls.map((call) => call.method), ['claim', 'release'], 'the claim the handler will never use is released at once')
+  store.claimResult = { claimed: false, existing: { id: 'k', status: 'IN_PROGRESS', fingerprint: 'f', expiration: 0, inProgressExpiry: 0, owner: 'other' } }
+  t.same(await flow.admit(request({ deadline }), '/orders', 'k', SETTINGS), { outcome: 'expired' }, 'after a repeat was found')
+  store.claimResult = { claimed: true, owner: 'owner-1' }
+  const releaseFails = request({ deadline })
+  store.release = async () => { throw new Error('store gone') }
+  t.same(await flow.admit(releaseFails, '/orders', 'k', SETTINGS), { outcome: 'expired' })
+  await new Promise((resolve) => setImmediate(resolve))
+  t.match(releaseFails.lines, [{ level: 'warn', args: [{ err: { message: 'store gone' } }, /unused claim frees at its in-progress expiry/] }])
   store.failWith = new Error('aborted')
   t.same(await flow.admit(request({ deadline }), '/orders', 'k', SETTINGS), { outcome: 'expired' }, 'after a failure: no 503 over the 504')
 })
@@ -179,7 +188,7 @@ t.test('admit: once the deadline passed while the store answered, the deadline\'
 t.test('settle: 5xx answers and streams release the key; store outcomes that lose the answer are logged, never thrown', async (t) => {
   const store = new ScriptedStore()
   const flow = new IdempotencyFlow(store, '')
-  const claim = { id: 'id-1', owner: 'owner-1' }
+  const claim = { id: 'id-1', owner: 'owner-1', inProgressExpiry: Date.now() + 60_000 }
 
   await flow.settle(request(), claim, answer(503, 'down'), SETTINGS)
   const streamed = request()
@@ -214,4 +223,51 @@ t.test('release frees the key for the next request', async (t) => {
   if (first.outcome !== 'run' || first.claim === null) throw new Error('expected a claim')
   await flow.release(request(), first.claim)
   t.equal((await flow.admit(request(), '/orders', 'k', SETTINGS)).outcome, 'run')
+})
+
+t.test('settle: an answer that comes after the deadline (a hang-up, a 504) is still stored, under a signal of the claim\'s own', async (t) => {
+  const store = new ScriptedStore()
+  const flow = new IdempotencyFlow(store, '')
+  const deadline = testDeadline()
+  deadline.expired = true
+  const claim = { id: 'id-1', owner: 'owner-1', inProgressExpiry: Date.now() + 60_000 }
+  await flow.settle(request({ deadline }), claim, answer(200, 'late'), SETTINGS)
+  t.match(store.calls, [{ method: 'complete', args: ['id-1', 'owner-1', { statusCode: 200, body: Buffer.from('late') }] }])
+  const signal = store.calls[0]!.signal
+  t.ok(signal !== undefined && signal !== deadline.signal && !signal.aborted, 'not the deadline\'s signal, which aborted')
+})
+
+t.test('settle: a store write still going at the deadline no longer holds the answer, and its outcome is still logged', async (t) => {
+  const store = new ScriptedStore()
+  let finishWrite = (): void => {}
+  store.complete = async (...args) => {
+    store.calls.push({ method: 'complete', args, signal: undefined })
+    await new Promise<void>((resolve) => { finishWrite = resolve })
+    return { stored: false, reason: 'claim-lost' }
+  }
+  const flow = new IdempotencyFlow(store, '')
+  const controller = new AbortController()
+  const deadline: Deadline = { at: Date.now() + 5_000, expired: false, remaining: () => 5_000, signal: controller.signal }
+  const waiting = request({ deadline })
+  const settled = flow.settle(waiting, { id: 'id-1', owner: 'owner-1', inProgressExpiry: Date.now() + 60_000 }, answer(200, 'ok'), SETTINGS)
+  setTimeout(() => { controller.abort() }, 20)
+  await settled
+  t.equal(store.calls.length, 1)
+  t.same(waiting.lines, [], 'the write has not ended yet')
+  finishWrite()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.match(waiting.lines, [{ level: 'warn', args: [/claim lost/] }])
+})
+
+t.test('admit: the scope is the caller\'s credentials by default, or what the app says', async (t) => {
+  const flow = new IdempotencyFlow(new MemoryIdempotencyStore(), 'svc')
+  const outcome = async (overrides: Partial<IdempotentRequest>, scope?: string): Promise<string> =>
+    (await flow.admit(request(overrides), '/orders', 'k1', SETTINGS, scope)).outcome
+  t.equal(await outcome({ headers: { 'x-api-key': 'key-a' } }), 'run')
+  t.equal(await outcome({ headers: { 'x-api-key': 'key-a' } }), 'in-progress')
+  t.equal(await outcome({ headers: { 'x-api-key': 'key-b' } }), 'run', 'another API key')
+  t.equal(await outcome({ headers: { cookie: 'session=a' } }), 'run', 'a cookie')
+  t.equal(await outcome({ headers: { cookie: 'session=b' } }), 'run', 'another cookie')
+  t.equal(await outcome({ headers: { 'x-api-key': 'key-a' } }, 'tenant-1'), 'run', 'a scope replaces the rule')
+  t.equal(await outcome({ headers: { 'x-api-key': 'key-b' } }, 'tenant-1'), 'in-progress', 'whatever the headers say')
 })

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { canonicalJson, hashKey, idempotencyRecordId, payloadFingerprint } from '../lib/idempotency/index.js'
+import { callerScope, canonicalJson, hashKey, idempotencyRecordId, payloadFingerprint } from '../lib/idempotency/index.js'
 
 t.test('canonicalJson sorts keys at every depth and keeps array order', async (t) => {
   const one = { b: 1, a: { d: [3, { z: 1, y: 2 }], c: null }, e: 'x' }
@@ -75,4 +75,25 @@ t.test('canonicalJson: boxed primitives, symbols and cycles as JSON.stringify ha
   t.throws(() => canonicalJson(cycle), TypeError)
   const shared = { x: 1 }
   t.equal(canonicalJson({ b: shared, a: shared }), '{"a":{"x":1},"b":{"x":1}}', 'a value seen twice is no cycle')
+})
+
+t.test('callerScope: every credential counts, and on Lambda the authorizer\'s principal in each event shape', async (t) => {
+  const none = callerScope({})
+  const scopes = [
+    none,
+    callerScope({ authorization: 'Bearer a' }),
+    callerScope({ 'x-api-key': 'k' }),
+    callerScope({ 'x-api-key': ['k', 'l'] }),
+    callerScope({ cookie: 'session=a' }),
+    callerScope({}, { requestContext: { authorizer: { jwt: { claims: { sub: 'alice' } } } } }),
+    callerScope({}, { requestContext: { authorizer: { claims: { sub: 'alice' } } } }),
+    callerScope({}, { requestContext: { authorizer: { principalId: 'alice' } } }),
+    callerScope({}, { requestContext: { authorizer: { iam: { userArn: 'arn:aws:iam::1:user/alice' } } } }),
+    callerScope({}, { requestContext: { identity: { userArn: 'arn:aws:iam::1:user/alice' } } }),
+    callerScope({}, { requestContext: { authorizer: { principalId: 'bob' } } })
+  ]
+  t.equal(new Set(scopes).size, scopes.length, 'each caller has a scope of its own')
+  t.equal(callerScope({ authorization: 'ab', cookie: 'c' }) === callerScope({ authorization: 'a', cookie: 'bc' }), false, 'no value poses as two')
+  t.equal(callerScope({}, { requestContext: { authorizer: { principalId: 7 } } }), callerScope({}, { requestContext: {} }), 'a principal that is not text counts as none')
+  t.equal(callerScope({}, null), none, 'an event without a request context (ALB, local) adds nothing')
 })

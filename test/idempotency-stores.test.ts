@@ -3,12 +3,13 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
 import {
-  DeleteItemCommand, DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient
+  DeleteItemCommand, DescribeTableCommand, GetItemCommand, DescribeTimeToLiveCommand, DynamoDBClient
 } from '@aws-sdk/client-dynamodb'
 import {
   DYNAMODB_MAX_ITEM_BYTES, DynamoDBIdempotencyStore, MemoryIdempotencyStore, classifyRepeat, idempotencyRecordId, payloadFingerprint
 } from '../lib/idempotency/index.js'
-import type { IdempotencyRecord, IdempotencyStore, StoredResponse } from '../lib/idempotency/index.js'
+import type { CompleteResult, IdempotencyRecord, IdempotencyStore, StoredResponse } from '../lib/idempotency/index.js'
+import { itemBytes } from '../lib/idempotency/dynamodb-store.js'
 import { DEFAULT_MAX_BYTES, recordBytes } from '../lib/idempotency/memory-store.js'
 import { freePort, recordCommands, startDynamoDB, uniqueTableName } from './helpers/dynamodb.js'
 import type { LocalDynamoDB } from './helpers/dynamodb.js'
@@ -51,6 +52,12 @@ async function counted<T> (fixture: Fixture, action: () => Promise<T>): Promise<
 
 function answer (body: Buffer | string, headers: StoredResponse['headers'] = { 'content-type': 'application/octet-stream' }): StoredResponse {
   return { statusCode: 201, headers, body: Buffer.from(body) }
+}
+
+/** The size of an item as stored, counted as DynamoDB counts it. */
+async function itemBytesOf (dynamodb: LocalDynamoDB, TableName: string, id: string): Promise<number> {
+  const { Item } = await dynamodb.client.send(new GetItemCommand({ TableName, Key: { id: { S: id } }, ConsistentRead: true }))
+  return itemBytes(Item!)
 }
 
 async function claimOrFail (store: IdempotencyStore, id: string, fingerprint = 'fp', inProgressExpiry = FAR(), ttl = TTL): Promise<string> {
@@ -291,6 +298,30 @@ t.test('store options are checked', async (t) => {
 
 for (const fixture of fixtures.filter((fixture) => fixture.dynamodb !== undefined)) {
   const dynamodb = fixture.dynamodb as LocalDynamoDB
+
+  t.test(`${fixture.name}: an answer is stored as long as its item fits, counted as DynamoDB counts it`, async (t) => {
+    const store = new DynamoDBIdempotencyStore({ table: (fixture.store as DynamoDBIdempotencyStore).table, client: dynamodb.client })
+    const storeAnswer = async (body: Buffer): Promise<{ result: CompleteResult, id: string }> => {
+      const id = idempotencyRecordId({ namespace: '', scope: '', method: 'POST', route: '/files', key: randomUUID() }, 'sha256')
+      const owner = await claimOrFail(store, id, payloadFingerprint(body, 'sha256'))
+      return { result: await store.complete(id, owner, answer(body), TTL), id }
+    }
+    // Random bytes: gzip cannot shrink them.
+    const kib399 = await storeAnswer(randomBytes(399 * 1024))
+    t.same(kib399.result, { stored: true }, 'a 399 KiB answer fits')
+    const replayed = await store.claim(kib399.id, 'fp', FAR(), TTL)
+    t.ok(!replayed.claimed && replayed.existing.status === 'COMPLETED' && replayed.existing.response.body.byteLength === 399 * 1024, 'and is read back whole')
+
+    const probe = await storeAnswer(Buffer.alloc(0))
+    const emptyItemBytes = await itemBytesOf(dynamodb, store.table, probe.id)
+    t.ok(emptyItemBytes > 100 && emptyItemBytes < 400, `the item around an empty answer: ${emptyItemBytes} bytes`)
+    // The estimate counts the longest fingerprint and expiry: a little over the real item, never under it.
+    const largest = randomBytes(DYNAMODB_MAX_ITEM_BYTES - emptyItemBytes - 40)
+    t.same((await storeAnswer(largest)).result, { stored: true }, 'an answer within a few dozen bytes of the limit')
+    const over = await storeAnswer(randomBytes(DYNAMODB_MAX_ITEM_BYTES - emptyItemBytes + 1))
+    t.match(over.result, { stored: false, reason: 'too-large', limit: DYNAMODB_MAX_ITEM_BYTES })
+    t.ok((await store.claim(over.id, 'fp', FAR(), TTL)).claimed, 'a too-large answer releases its key')
+  })
 
   t.test(`${fixture.name}: ensureTable creates the documented table once`, async (t) => {
     const TableName = uniqueTableName('ensure')

@@ -5,18 +5,19 @@
 import { spawn } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
+import { request as httpRequest } from 'node:http'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { createLambdaHandler, type HaloOptions } from '../index.js'
 import { DynamoDBIdempotencyStore, MemoryIdempotencyStore, type IdempotencyStore } from '../lib/idempotency/index.js'
 import { idempotencyPlugin, type IdempotencyOptions } from '../plugins/idempotency.js'
 import { buildApp, type TestApp } from './helpers/app.js'
 import { freePort, recordCommands, startDynamoDB, uniqueTableName } from './helpers/dynamodb.js'
-import { httpApiEvent, lambdaContext } from './helpers/lambda.js'
+import { httpApiEvent, lambdaContext, restApiEvent } from './helpers/lambda.js'
 
 const PROBLEM = 'application/problem+json; charset=utf-8'
 const KEY = 'idempotency-key'
@@ -306,7 +307,7 @@ for (const { name, store: newStore } of stores) {
     t.equal(duplicate.headers['content-type'], PROBLEM)
     t.match(duplicate.json(), { code: 'HALO_ERR_IDEMPOTENCY_IN_PROGRESS', status: 409 })
     const retryAfter = Number(duplicate.headers['retry-after'])
-    t.ok(retryAfter >= 28 && retryAfter <= 29, `retry after the owner's deadline (${retryAfter} s)`)
+    t.ok(retryAfter >= 58 && retryAfter <= 59, `retry after the owner's claim expires: its deadline and the grace (${retryAfter} s)`)
     t.equal(problemCode(await app.inject({ method: 'POST', url: '/slow', headers: { [KEY]: key }, payload: { n: 2 } })), 'HALO_ERR_IDEMPOTENCY_KEY_REUSED')
     t.equal((await app.inject({ method: 'POST', url: '/slow', headers: { [KEY]: key }, payload: { n: 1 } })).statusCode, 409, 'the owner still holds its claim')
     slow.release()
@@ -315,13 +316,13 @@ for (const { name, store: newStore } of stores) {
     t.equal(runs.slow, 1)
   })
 
-  t.test(`${name}: a request whose instance died holds its key until its deadline; then a retry runs`, async (t) => {
+  t.test(`${name}: a request whose instance died holds its key until its deadline plus the grace; then a retry runs`, async (t) => {
     const store = newStore()
     let dyingRuns = 0
     let retryRuns = 0
     // The first instance stops answering mid-request (a frozen or killed Lambda): its deadline passes with the
     // record IN_PROGRESS.
-    const dying = await idempotentApp(t, { store }, (app) => {
+    const dying = await idempotentApp(t, { store, claimGraceMs: 300 }, (app) => {
       app.post('/payments', { config: { timeout: 400 } }, async () => {
         dyingRuns++
         return await new Promise(() => {})
@@ -332,14 +333,17 @@ for (const { name, store: newStore } of stores) {
     })
     const key = randomUUID()
     const request = { method: 'POST' as const, url: '/payments', headers: { [KEY]: key }, payload: { amount: 5 } }
+    const startedAt = Date.now()
     const lost = dying.app.inject(request)
     await sleep(100)
     const early = await retrying.app.inject(request)
     t.equal(early.statusCode, 409)
-    t.equal(early.headers['retry-after'], '1', 'retry once the holder\'s deadline has passed')
+    t.equal(early.headers['retry-after'], '1', 'retry once the holder\'s claim has expired')
     // The deadline's timer does not hold the process open: this sleep does, past the deadline.
     await sleep(400)
     t.equal((await lost).statusCode, 504)
+    t.equal((await retrying.app.inject(request)).statusCode, 409, 'past the deadline, within the grace')
+    await sleep(startedAt + 800 - Date.now())
     const retry = await retrying.app.inject(request)
     t.same([retry.statusCode, retry.json()], [200, { retry: 1 }])
     t.same([dyingRuns, retryRuns], [1, 1])
@@ -360,6 +364,243 @@ for (const { name, store: newStore } of stores) {
     t.same([afterExpiry.statusCode, afterExpiry.json()], [200, { quote: 2 }], 'neither replayed nor a reused key: it runs')
   })
 }
+
+/** The same store, its completion write taking `delayMs` more whatever its signal says (a slow, throttled table). */
+function slowCompletion (store: IdempotencyStore, delayMs: number): IdempotencyStore {
+  return storeWith(store, {
+    complete: async (...args) => {
+      await sleep(delayMs)
+      return await store.complete(...args)
+    }
+  })
+}
+
+/** Sends `request` until it gets something else than 409 (a run still going), for up to `withinMs`. */
+async function untilSettled (app: FastifyInstance, request: InjectOptions, withinMs = 15_000): Promise<LightMyRequestResponse> {
+  const giveUpAt = Date.now() + withinMs
+  for (;;) {
+    const response = await app.inject(request)
+    if (response.statusCode !== 409 || Date.now() > giveUpAt) return response
+    await sleep(200)
+  }
+}
+
+for (const { name, store: newStore } of stores) {
+  t.test(`${name}: a deadline passing while the answer is being stored sends no second answer, inject and Lambda alike`, async (t) => {
+    let runs = 0
+    const { app, logs } = await idempotentApp(t, { store: slowCompletion(newStore(), 2500) }, (app) => {
+      app.post('/orders', { config: { timeout: 1000 } }, async (_request, reply) => reply.code(201).send({ order: ++runs }))
+    })
+    const order = { method: 'POST' as const, url: '/orders', headers: { [KEY]: randomUUID() }, payload: { amount: 5 } }
+    const first = await app.inject(order)
+    t.same([first.statusCode, first.headers['content-type'], first.json()], [201, 'application/json; charset=utf-8', { order: 1 }],
+      'the answer under way is the one answer')
+    const repeat = await untilSettled(app, order)
+    t.same([repeat.statusCode, repeat.headers[REPLAYED], repeat.json()], [201, 'true', { order: 1 }], 'stored when the write ended')
+
+    const handler = createLambdaHandler(app)
+    const event = (): Record<string, unknown> => httpApiEvent({
+      method: 'POST', path: '/orders', headers: { [KEY]: randomUUID(), 'content-type': 'application/json' }, body: '{"amount":6}'
+    })
+    const onLambda = await handler(event(), lambdaContext())
+    t.same([onLambda.statusCode, JSON.parse(onLambda.body)], [201, { order: 2 }])
+    await sleep(2700)
+    t.equal(runs, 2)
+    t.equal(logs.lines.filter((line) => line.level === 'error').length, 0, 'no error line')
+    t.ok(logs.lines.some((line) => line.msg === 'deadline passed while the answer was being sent; that answer stands'))
+  })
+
+  t.test(`${name}: a client that hung up mid-run gets, on its retry, the answer stored when the run ended (a real socket)`, async (t) => {
+    let runs = 0
+    const started = latch()
+    const { app } = await idempotentApp(t, { store: newStore() }, (app) => {
+      app.post('/charges', async (_request, reply) => {
+        runs++
+        started.release()
+        await sleep(500)
+        return reply.code(201).send({ charge: runs })
+      })
+    })
+    const address = await app.listen({ port: 0, host: '127.0.0.1' })
+    const key = randomUUID()
+    const body = '{"amount":5}'
+    const hangingUp = httpRequest(`${address}/charges`, {
+      method: 'POST', headers: { [KEY]: key, 'content-type': 'application/json', 'content-length': String(body.length) }
+    })
+    hangingUp.on('error', () => {})
+    hangingUp.end(body)
+    await started.released
+    hangingUp.destroy()
+    await sleep(1000)
+    const retry = (): Promise<Response> => fetch(`${address}/charges`, { method: 'POST', headers: { [KEY]: key, 'content-type': 'application/json' }, body })
+    let replayed = await retry()
+    for (let attempt = 0; replayed.status === 409 && attempt < 50; attempt++) {
+      await sleep(200)
+      replayed = await retry()
+    }
+    t.equal(replayed.status, 201)
+    t.equal(replayed.headers.get(REPLAYED), 'true')
+    t.same(await replayed.json(), { charge: 1 })
+    t.equal(runs, 1, 'charged once')
+  })
+
+  t.test(`${name}: a run that goes on after its 504 keeps its key: repeats get 409, then its answer; a late failure frees the key`, async (t) => {
+    const runs = { orders: 0, receipts: 0, failures: 0 }
+    const { app } = await idempotentApp(t, { store: newStore() }, (app) => {
+      app.post('/orders', { config: { timeout: 1000 } }, async (_request, reply) => {
+        runs.orders++
+        await sleep(2500)
+        reply.code(201).header('x-order-id', 'o-1')
+        return { order: runs.orders }
+      })
+      app.post('/receipts', { config: { timeout: 1000 } }, (_request, reply) => {
+        runs.receipts++
+        setTimeout(() => { reply.code(202).type('text/plain').send('receipt') }, 2500)
+      })
+      app.post('/failures', { config: { timeout: 1000 } }, async () => {
+        runs.failures++
+        await sleep(2500)
+        throw new Error('upstream refused')
+      })
+    })
+    const post = (url: string, key: string): InjectOptions => ({ method: 'POST', url, headers: { [KEY]: key }, payload: { amount: 5 } })
+    const order = post('/orders', randomUUID())
+    const timedOut = await app.inject(order)
+    t.same([timedOut.statusCode, timedOut.headers['content-type'], problemCode(timedOut)], [504, PROBLEM, 'HALO_ERR_TIMEOUT'])
+    t.equal(timedOut.headers['x-order-id'], undefined)
+    const whileRunning = await app.inject(order)
+    t.same([whileRunning.statusCode, problemCode(whileRunning)], [409, 'HALO_ERR_IDEMPOTENCY_IN_PROGRESS'])
+    t.ok(Number(whileRunning.headers['retry-after']) >= 1)
+    const replayed = await untilSettled(app, order)
+    t.same([replayed.statusCode, replayed.headers[REPLAYED], replayed.headers['x-order-id'], replayed.headers['content-type'], replayed.json()],
+      [201, 'true', 'o-1', 'application/json; charset=utf-8', { order: 1 }], 'the late answer, as the handler made it')
+
+    const receipt = post('/receipts', randomUUID())
+    t.equal((await app.inject(receipt)).statusCode, 504)
+    const receiptReplayed = await untilSettled(app, receipt)
+    t.same([receiptReplayed.statusCode, receiptReplayed.headers['content-type'], receiptReplayed.payload], [202, 'text/plain', 'receipt'], 'a late reply.send')
+
+    const failure = post('/failures', randomUUID())
+    t.equal((await app.inject(failure)).statusCode, 504)
+    t.equal((await app.inject(failure)).statusCode, 409)
+    await sleep(3000)
+    t.equal((await untilSettled(app, failure)).statusCode, 504, 'the retry ran the handler again')
+    t.same(runs, { orders: 1, receipts: 1, failures: 2 })
+  })
+
+  t.test(`${name}: callers told apart by x-api-key, cookie or their authorizer's principal never share an answer; scope replaces the rule`, async (t) => {
+    let runs = 0
+    const routes = (app: FastifyInstance): void => {
+      app.post('/statements', async () => ({ statement: ++runs }))
+    }
+    const { app } = await idempotentApp(t, { store: newStore() }, routes)
+    const key = randomUUID()
+    const statement = (headers: Record<string, string>): Promise<LightMyRequestResponse> =>
+      app.inject({ method: 'POST', url: '/statements', headers: { [KEY]: key, ...headers }, payload: {} })
+    for (const headers of [{ 'x-api-key': 'alice' }, { 'x-api-key': 'bob' }, { cookie: 'session=alice' }, { cookie: 'session=bob' }] as Array<Record<string, string>>) {
+      const first = await statement(headers)
+      t.equal(first.headers[REPLAYED], undefined, `${JSON.stringify(headers)}: an execution of its own`)
+      t.equal((await statement(headers)).headers[REPLAYED], 'true', `${JSON.stringify(headers)}: its own answer replayed`)
+    }
+    t.equal(runs, 4)
+
+    const handler = createLambdaHandler(app)
+    const authorized = (authorizer: Record<string, unknown>, v1 = false): Record<string, unknown> => {
+      const request = { method: 'POST', path: '/statements', headers: { [KEY]: key, 'content-type': 'application/json' }, body: '{}' }
+      const event = v1 ? restApiEvent(request) : httpApiEvent(request)
+      Object.assign(event.requestContext as object, { authorizer })
+      return event
+    }
+    const principals: Array<[Record<string, unknown>, boolean]> = [
+      [{ jwt: { claims: { sub: 'alice' } } }, false],
+      [{ jwt: { claims: { sub: 'bob' } } }, false],
+      [{ iam: { userArn: 'arn:aws:iam::1:user/alice' } }, false],
+      [{ principalId: 'alice' }, true],
+      [{ claims: { sub: 'bob' } }, true]
+    ]
+    for (const [authorizer, v1] of principals) {
+      const first = await handler(authorized(authorizer, v1), lambdaContext())
+      t.equal(first.headers[REPLAYED], undefined, `${JSON.stringify(authorizer)}: an execution of its own`)
+      t.equal((await handler(authorized(authorizer, v1), lambdaContext())).headers[REPLAYED], 'true')
+    }
+    t.equal(runs, 9)
+
+    const byTenant = await idempotentApp(t, { store: newStore(), scope: (request) => String(request.headers['x-tenant']) }, routes)
+    const tenant = (headers: Record<string, string>): Promise<LightMyRequestResponse> =>
+      byTenant.app.inject({ method: 'POST', url: '/statements', headers: { [KEY]: key, ...headers }, payload: {} })
+    await tenant({ 'x-tenant': 't-1', 'x-api-key': 'alice' })
+    t.equal((await tenant({ 'x-tenant': 't-1', 'x-api-key': 'bob' })).headers[REPLAYED], 'true', 'the app\'s scope: one tenant, one record')
+    t.equal((await tenant({ 'x-tenant': 't-2', 'x-api-key': 'alice' })).headers[REPLAYED], undefined)
+    t.equal(runs, 11)
+    const broken = await idempotentApp(t, { store: newStore(), scope: (() => undefined) as never }, routes)
+    const refused = await broken.app.inject({ method: 'POST', url: '/statements', headers: { [KEY]: key }, payload: {} })
+    t.same([refused.statusCode, problemCode(refused)], [500, 'HALO_ERR_OPTION'], 'a scope that is not text fails the request')
+    t.equal(runs, 11)
+  })
+}
+
+t.test('a late answer that cannot be stored (an error sent, an object that does not serialize) frees its key; text and bytes are stored as Fastify types them', async (t) => {
+  const runs = { errors: 0, circular: 0 }
+  const { app } = await idempotentApp(t, { store: 'memory' }, (app) => {
+    app.post('/errors', { config: { timeout: 300 } }, (_request, reply) => {
+      runs.errors++
+      setTimeout(() => {
+        reply.send(new Error('late failure'))
+        reply.send('sent twice: ignored')
+      }, 800)
+    })
+    app.post('/text', { config: { timeout: 300 } }, (_request, reply) => {
+      setTimeout(() => { reply.send('late text') }, 800)
+    })
+    app.post('/bytes', { config: { timeout: 300 } }, async () => {
+      await sleep(800)
+      return Buffer.from([1, 2, 3])
+    })
+    app.post('/circular', { config: { timeout: 300 } }, async () => {
+      runs.circular++
+      await sleep(800)
+      const circular: Record<string, unknown> = {}
+      circular.self = circular
+      return circular
+    })
+  })
+  for (const url of ['/errors', '/circular']) {
+    const request = { method: 'POST' as const, url, headers: { [KEY]: 'late' }, payload: {} }
+    t.equal((await app.inject(request)).statusCode, 504, url)
+    await sleep(1500)
+    t.equal((await app.inject(request)).statusCode, 504, `${url}: the retry ran again`)
+  }
+  await sleep(1000)
+  t.same(runs, { errors: 2, circular: 2 })
+  for (const [url, contentType] of [['/text', 'text/plain; charset=utf-8'], ['/bytes', 'application/octet-stream']]) {
+    const request = { method: 'POST' as const, url: url!, headers: { [KEY]: 'late' }, payload: {} }
+    t.equal((await app.inject(request)).statusCode, 504, url)
+    await sleep(1500)
+    const replayed = await app.inject(request)
+    t.same([replayed.statusCode, replayed.headers[REPLAYED], replayed.headers['content-type']], [200, 'true', contentType], `${url}: stored with Fastify's content-type`)
+  }
+})
+
+t.test('DynamoDB: an answer that fits one item (399 KiB) is stored and replayed; a larger one is answered with a warning, not stored', async (t) => {
+  let runs = 0
+  const { app, logs } = await idempotentApp(t, { store: stores[1]!.store() }, (app) => {
+    app.post<{ Body: { kib: number } }>('/exports', async (request, reply) => {
+      runs++
+      return reply.type('application/octet-stream').send(randomBytes(request.body.kib * 1024))
+    })
+  })
+  const exported = (kib: number): Promise<LightMyRequestResponse> =>
+    app.inject({ method: 'POST', url: '/exports', headers: { [KEY]: `export-${kib}` }, payload: { kib } })
+  const fits = await exported(399)
+  const replayed = await exported(399)
+  t.equal(replayed.headers[REPLAYED], 'true')
+  t.ok(replayed.rawPayload.equals(fits.rawPayload), '399 KiB, byte for byte')
+  const tooLarge = await exported(401)
+  t.equal(tooLarge.rawPayload.byteLength, 401 * 1024, 'a too-large answer is still answered')
+  t.equal((await exported(401)).headers[REPLAYED], undefined, 'and not stored')
+  t.equal(runs, 3)
+  t.equal(logs.lines.filter((line) => line.msg === 'answer too large for the idempotency store; sent without being stored').length, 2)
+})
 
 t.test('DynamoDB cost: 2 calls on a first execution, 1 on a replay', async (t) => {
   const { app } = await idempotentApp(t, { store: stores[1]!.store() }, (app) => {
@@ -387,7 +628,7 @@ t.test('a process killed mid-request leaves an IN_PROGRESS record; after its in-
     const app = Fastify(haloServerOptions({ service: 'dying', level: 'silent' }))
     await app.register(halo, {
       timeout: { defaultMs: 1500 },
-      idempotency: { store: new DynamoDBIdempotencyStore({ table: '${table}', endpoint: '${dynamodb.endpoint}', region: 'us-east-1' }) }
+      idempotency: { claimGraceMs: 500, store: new DynamoDBIdempotencyStore({ table: '${table}', endpoint: '${dynamodb.endpoint}', region: 'us-east-1' }) }
     })
     app.post('/payments', async () => { process.kill(process.pid, 'SIGKILL') })
     await app.inject({ method: 'POST', url: '/payments', headers: { '${KEY}': '${key}' }, payload: { amount: 5 } })
@@ -410,7 +651,7 @@ t.test('a process killed mid-request leaves an IN_PROGRESS record; after its in-
   const early = await app.inject(request)
   t.equal(early.statusCode, 409, 'the dead process\'s claim holds until its deadline')
   t.ok(Number(early.headers['retry-after']) <= 2)
-  await sleep(Math.max(0, killedAt + 1600 - Date.now()))
+  await sleep(Math.max(0, killedAt + 2100 - Date.now()))
   const retry = await app.inject(request)
   t.same([retry.statusCode, retry.json()], [200, { run: 1 }])
 })
@@ -594,7 +835,7 @@ t.test('a store failing with an error of its own answers 503 all the same', asyn
   t.match(logs.lines.find((line) => line.level === 'error'), { err: { message: 'The idempotency store is unavailable: socket hang up' } })
 })
 
-t.test('deadlines: a route without one claims for 29 s; a claim answered after the deadline runs nothing', async (t) => {
+t.test('deadlines: a route without one claims for 29 s and the grace; a claim answered after the deadline runs nothing', async (t) => {
   const memory = new MemoryIdempotencyStore()
   const claims: Array<{ inProgressExpiry: number, ttlSeconds: number }> = []
   let slowClaims = false
@@ -615,14 +856,23 @@ t.test('deadlines: a route without one claims for 29 s; a claim answered after t
   await request('/unbounded')
   t.equal((await request('/unbounded')).headers[REPLAYED], 'true', 'stored without a deadline')
   const { inProgressExpiry, ttlSeconds } = claims[0]!
-  t.ok(inProgressExpiry - startedAt >= 29_000 && inProgressExpiry - startedAt < 29_500, 'in progress for 29 s')
-  t.ok(ttlSeconds >= 30, `an in-progress record outlives its request, whatever ttlSeconds says (${ttlSeconds} s)`)
+  t.ok(inProgressExpiry - startedAt >= 59_000 && inProgressExpiry - startedAt < 59_500, 'in progress for 29 s and 30 s of grace')
+  t.ok(ttlSeconds >= 60, `an in-progress record outlives its request, whatever ttlSeconds says (${ttlSeconds} s)`)
 
   slowClaims = true
   const late = await request('/bounded')
   t.equal(late.statusCode, 504)
   await sleep(100)
   t.equal(runs, 1, 'the claim came back after the 504: the handler did not run')
+  slowClaims = false
+  t.equal((await request('/bounded')).statusCode, 200, 'and was released at once: a retry runs')
+
+  const lambdaCalledAt = Date.now()
+  await createLambdaHandler(app)(httpApiEvent({
+    method: 'POST', path: '/unbounded', headers: { [KEY]: 'on-lambda', 'content-type': 'application/json' }, body: '{}'
+  }), lambdaContext(10_000))
+  const onLambda = claims.at(-1)!.inProgressExpiry - lambdaCalledAt
+  t.ok(onLambda > 9_000 && onLambda <= 10_000, `on Lambda a claim holds until the invocation's end (${onLambda} ms)`)
 })
 
 t.test('services sharing a store keep their records apart: the namespace, by default the Lambda function\'s name', async (t) => {
@@ -672,6 +922,8 @@ t.test('options are checked at register and per route', async (t) => {
     [{ onStoreError: 'ignore' }, /option "onStoreError" must be one of "fail", "continue"/],
     [{ header: '' }, /option "header" must be a non-empty string/],
     [{ namespace: 7 }, /option "namespace" must be a string/],
+    [{ claimGraceMs: -1 }, /option "claimGraceMs" must be an integer from 0/],
+    [{ scope: 'authorization' }, /option "scope" must be a function/],
     ['header', /idempotencyPlugin: options must be an object/]
   ]
   for (const [options, message] of refusals) await t.rejects(Promise.resolve(register(options)), { code: 'HALO_ERR_OPTION', message })

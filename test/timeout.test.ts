@@ -251,3 +251,48 @@ t.test('bad options and route settings fail register, naming them', async (t) =>
   app.route({ method: 'GET', url: '/hooks', onRequest: async () => {}, onResponse: [async () => {}], handler: async () => 'ok' })
   t.equal((await app.inject({ url: '/hooks' })).body, 'ok', 'existing route hooks are kept')
 })
+
+t.test('a deadline that passes while the answer is in an async onSend hook sends no second answer; a 504 never carries another answer\'s body', async (t) => {
+  const { app, logs } = await buildApp({}, (app) => {
+    app.register(async (scope) => {
+      scope.addHook('onSend', async (_request, _reply, payload) => {
+        await sleep(1500)
+        return payload
+      })
+      scope.post('/fast', { config: { timeout: 500 } }, async () => ({ ok: true }))
+      scope.post('/slow', { config: { timeout: 500 } }, async (_request, reply) => {
+        await sleep(1000)
+        reply.code(201).header('x-late', 'yes')
+        return { ok: true }
+      })
+    })
+  })
+  t.teardown(() => app.close())
+  const underWay = await app.inject({ method: 'POST', url: '/fast' })
+  t.same([underWay.statusCode, underWay.headers['content-type'], underWay.json()], [200, 'application/json; charset=utf-8', { ok: true }],
+    'the answer under way is the one answer')
+  const timedOut = await app.inject({ method: 'POST', url: '/slow' })
+  t.same([timedOut.statusCode, timedOut.headers['content-type'], timedOut.json().code], [504, problemType, 'HALO_ERR_TIMEOUT'])
+  t.equal(timedOut.headers['x-late'], undefined)
+  await sleep(2000)
+  t.equal(logs.lines.filter((line) => line.level === 'error').length, 0, 'no error line')
+  t.match(logs.lines.filter((line) => line.level === 'warn').map((line) => line.msg),
+    ['deadline passed while the answer was being sent; that answer stands', 'request timed out'])
+})
+
+t.test('over a real socket, the late answer after a 504 never reaches the client', async (t) => {
+  const { app } = await buildApp({}, (app) => {
+    app.post('/slow', { config: { timeout: 300 } }, async (_request, reply) => {
+      await sleep(800)
+      return reply.code(201).send({ late: true })
+    })
+  })
+  t.teardown(() => app.close())
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const response = await fetch(`${address}/slow`, { method: 'POST' })
+  t.equal(response.status, 504)
+  t.match(await response.json(), { code: 'HALO_ERR_TIMEOUT' })
+  await sleep(1000)
+  const next = await fetch(`${address}/slow`, { method: 'POST' })
+  t.equal(next.status, 504, 'the server still serves')
+})

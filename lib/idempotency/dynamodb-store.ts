@@ -23,8 +23,10 @@ type Operation<Output> = (sdk: DynamoDBModule, client: DynamoDBClient) => Promis
 /** The table's partition key and its TTL attribute, which `ensureTable` declares and every call names. */
 const KEY_ATTRIBUTE = 'id'
 const TTL_ATTRIBUTE = 'expiration'
-// Room kept in an item for all but the headers and body: attribute names, id, fingerprint, owner, numbers.
-const RECORD_OVERHEAD_BYTES = 1024
+// What `complete` does not know of the item it completes, at its largest: a sha256 fingerprint in hex, and an
+// in-progress expiry in epoch milliseconds.
+const LONGEST_FINGERPRINT = '0'.repeat(64)
+const LATEST_EPOCH_MS = String(Number.MAX_SAFE_INTEGER)
 
 // A claim's condition: no record, or one past its expiration (DynamoDB TTL deletes late), or one whose owner
 // is past its deadline without completing.
@@ -122,41 +124,33 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
   /**
    * Stores the answer with one conditional UpdateItem. The body is gzipped above `compressAboveBytes` when
    * that helps; an item that would still exceed DynamoDB's 400 KiB is not written: the claim is released
-   * instead and the result is 'too-large' (with the estimated item size as `bytes`).
+   * instead and the result is 'too-large' (with the item's size as `bytes`).
    */
   async complete (id: string, owner: string, response: StoredResponse, ttlSeconds: number, signal?: AbortSignal): Promise<CompleteResult> {
-    const headers = JSON.stringify(response.headers)
     const body = await this.#encode(response.body)
-    const bytes = RECORD_OVERHEAD_BYTES + Buffer.byteLength(id) + Buffer.byteLength(headers) + body.bytes.byteLength
+    const written: Item = {
+      status: { S: COMPLETED },
+      [TTL_ATTRIBUTE]: { N: String(epochSeconds(Date.now()) + ttlSeconds) },
+      statusCode: { N: String(response.statusCode) },
+      headers: { S: JSON.stringify(response.headers) },
+      body: { B: body.bytes },
+      bodyEncoding: { S: body.encoding }
+    }
+    const bytes = itemBytes({ ...written, [KEY_ATTRIBUTE]: { S: id }, owner: { S: owner }, fingerprint: { S: LONGEST_FINGERPRINT }, inProgressExpiry: { N: LATEST_EPOCH_MS } })
+    // Counted with the fingerprint and expiry at their longest, the size is never under the item's own.
     if (bytes > DYNAMODB_MAX_ITEM_BYTES) {
       await this.release(id, owner, signal)
       return { stored: false, reason: 'too-large', bytes, limit: DYNAMODB_MAX_ITEM_BYTES }
     }
+    const names = Object.keys(written)
     try {
       await this.#call(async (sdk, client) => await client.send(new sdk.UpdateItemCommand({
         TableName: this.table,
         Key: { [KEY_ATTRIBUTE]: { S: id } },
-        UpdateExpression: 'SET #status = :completed, #expiration = :expiration, #statusCode = :statusCode, ' +
-          '#headers = :headers, #body = :body, #bodyEncoding = :bodyEncoding',
+        UpdateExpression: `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}`,
         ConditionExpression: '#owner = :owner',
-        ExpressionAttributeNames: {
-          '#status': 'status',
-          '#expiration': TTL_ATTRIBUTE,
-          '#statusCode': 'statusCode',
-          '#headers': 'headers',
-          '#body': 'body',
-          '#bodyEncoding': 'bodyEncoding',
-          '#owner': 'owner'
-        },
-        ExpressionAttributeValues: {
-          ':completed': { S: COMPLETED },
-          ':expiration': { N: String(epochSeconds(Date.now()) + ttlSeconds) },
-          ':statusCode': { N: String(response.statusCode) },
-          ':headers': { S: headers },
-          ':body': { B: body.bytes },
-          ':bodyEncoding': { S: body.encoding },
-          ':owner': { S: owner }
-        }
+        ExpressionAttributeNames: Object.fromEntries([...names, 'owner'].map((name) => [`#${name}`, name])),
+        ExpressionAttributeValues: Object.fromEntries([...names.map((name) => [`:${name}`, written[name]!]), [':owner', { S: owner }]])
       }), { abortSignal: signal }))
       return { stored: true }
     } catch (error) {
@@ -216,6 +210,21 @@ function expectedCause<Cause extends Error = Error> (storeError: unknown, name: 
   const { cause } = storeError as { cause: Error }
   if (cause.name !== name) throw storeError
   return cause as Cause
+}
+
+/**
+ * An item's size as DynamoDB counts it: each attribute's name in UTF-8 plus its value: a string's UTF-8
+ * bytes, a binary's bytes, a number's 1 byte per two significant digits plus 1.
+ */
+export function itemBytes (item: Item): number {
+  let bytes = 0
+  for (const [name, value] of Object.entries(item)) {
+    bytes += Buffer.byteLength(name)
+    if (value.S !== undefined) bytes += Buffer.byteLength(value.S)
+    else if (value.B !== undefined) bytes += value.B.byteLength
+    else if (value.N !== undefined) bytes += Math.ceil(value.N.replace(/^[-+]?0*|\.|0*$/g, '').length / 2) + 1
+  }
+  return bytes
 }
 
 async function toRecord (item: Item): Promise<IdempotencyRecord> {

@@ -4,15 +4,20 @@
 // Lambda nothing runs after the answer (the invocation is frozen); `release` frees a key whose answer is
 // not to be replayed.
 //
+// The claim outlives the request's deadline: the handler may go on after its client hung up or got its 504,
+// and its answer is still stored when it ends, so a repeat meanwhile gets 409, never a second run. Only a
+// crash leaves the record IN_PROGRESS; it frees itself at its in-progress expiry: on Lambda the end of the
+// invocation (Lambda kills it then), locally the deadline plus `claimGraceMs`.
+//
 // Stored headers: everything the answer carried, except what belongs to one exchange rather than to the
 // answer: hop-by-hop headers, content-length and date (recomputed), x-correlation-id (the replay carries the
-// current request's), and set-cookie (the scope is the `authorization` header, so callers authenticated by
-// cookie share a scope, and a replayed cookie could hand one a session of another).
+// current request's), and set-cookie (a session handed to one exchange is never handed to another).
 import type { Deadline, HaloLogger } from '../context.js'
 import { CORRELATION_ID_HEADER } from '../correlation.js'
 import { API_GATEWAY_LIMIT_MS } from '../deadline.js'
 import { HALO_ERR_IDEMPOTENCY_STORE, errorMessage } from '../errors.js'
-import { hashKey, idempotencyRecordId, payloadFingerprint, type HashAlgorithm } from './keys.js'
+import { currentInvocation } from '../lambda.js'
+import { callerScope, hashKey, idempotencyRecordId, payloadFingerprint, type HashAlgorithm } from './keys.js'
 import { classifyRepeat, type IdempotencyStore, type Repeat, type StoredResponse } from './record.js'
 
 /** How one route's requests are made idempotent: the plugin's options merged with the route's. */
@@ -24,6 +29,8 @@ export interface IdempotencySettings {
   ttlSeconds: number
   /** The store failing: 'fail' answers 503 without running the handler; 'continue' runs it without idempotency. */
   onStoreError: 'fail' | 'continue'
+  /** Locally, how long past the deadline a claim holds when its run never ends (a crash), in milliseconds. */
+  claimGraceMs: number
 }
 
 /** What the flow reads of a request; a Fastify request has all of it. */
@@ -32,7 +39,8 @@ export interface IdempotentRequest {
   /** Path and query, as the client sent them. */
   readonly url: string
   readonly body: unknown
-  readonly headers: { readonly authorization?: string }
+  /** The caller's credentials, hashed into the key unless a scope is given (see `callerScope`). */
+  readonly headers: { readonly authorization?: string, readonly 'x-api-key'?: string | string[], readonly cookie?: string }
   readonly deadline: Deadline | null
   readonly log: Pick<HaloLogger, 'debug' | 'warn'>
 }
@@ -41,6 +49,8 @@ export interface IdempotentRequest {
 export interface Claim {
   id: string
   owner: string
+  /** Epoch ms: when the record frees itself if never completed; store calls for the claim are bounded by it. */
+  inProgressExpiry: number
 }
 
 /**
@@ -90,15 +100,21 @@ export class IdempotencyFlow {
    * payload mode only requests that gave one are admitted. Throws HALO_ERR_IDEMPOTENCY_STORE when the store
    * fails and the route does not continue without it.
    */
-  async admit (request: IdempotentRequest, route: string, key: string | undefined, settings: IdempotencySettings): Promise<Admission> {
+  async admit (request: IdempotentRequest, route: string, key: string | undefined, settings: IdempotencySettings, scope?: string): Promise<Admission> {
     const fingerprint = hashKey([request.url, payloadFingerprint(request.body, settings.hash)], settings.hash)
     const material = settings.keyedByPayload ? fingerprint + (key ?? '') : key as string
-    const id = idempotencyRecordId({ namespace: this.#namespace, scope: request.headers.authorization ?? '', method: request.method, route, key: material }, settings.hash)
+    const id = idempotencyRecordId({
+      namespace: this.#namespace,
+      scope: scope ?? callerScope(request.headers, currentInvocation()?.event),
+      method: request.method,
+      route,
+      key: material
+    }, settings.hash)
     const deadline = request.deadline
-    // Without a deadline (its route has no timeout) the request is given API Gateway's limit.
-    const inProgressExpiry = deadline?.at ?? Date.now() + API_GATEWAY_LIMIT_MS
-    // A record past its ttl counts as absent even in progress: it must outlive the request.
-    const claimTtlSeconds = Math.max(settings.ttlSeconds, Math.ceil((inProgressExpiry - Date.now()) / 1000) + 1)
+    const now = Date.now()
+    const inProgressExpiry = claimExpiry(deadline, now, settings.claimGraceMs)
+    // A record past its ttl counts as absent even in progress: it must outlive the claim.
+    const claimTtlSeconds = Math.max(settings.ttlSeconds, Math.ceil((inProgressExpiry - now) / 1000) + 1)
     let claim
     try {
       claim = await this.#store.claim(id, fingerprint, inProgressExpiry, claimTtlSeconds, this.#signal(request))
@@ -108,30 +124,47 @@ export class IdempotencyFlow {
       request.log.warn({ err: error }, 'idempotency store unavailable; the handler runs without idempotency')
       return RUN_WITHOUT_CLAIM
     }
-    // The deadline passed (the timeout part answered 504) or the client left while the store answered.
+    if (claim.claimed) {
+      const owned = { id, owner: claim.owner, inProgressExpiry }
+      // The deadline passed (the timeout part answered 504) or the client left while the store answered: the
+      // handler will not run, so the key is freed for a retry at once.
+      if (deadline?.expired === true) {
+        this.release(request, owned).catch((error: unknown) => { request.log.warn({ err: error }, 'idempotency store unavailable; an unused claim frees at its in-progress expiry') })
+        return EXPIRED
+      }
+      return { outcome: 'run', claim: owned }
+    }
     if (deadline?.expired === true) return EXPIRED
-    if (claim.claimed) return { outcome: 'run', claim: { id, owner: claim.owner } }
     return classifyRepeat(claim.existing, fingerprint)
   }
 
   /**
    * Stores the answer (below 500) or releases the key (5xx, streams). Store failures are logged, never
-   * thrown: the answer goes out regardless.
+   * thrown: the answer goes out regardless. The store call is bounded by the claim's in-progress expiry, not
+   * by the request's deadline: an answer that comes after a hang-up or a 504 is still stored. It is waited for
+   * only until the deadline, so that it never holds the answer past it; past that it goes on unawaited.
    */
   async settle (request: IdempotentRequest, claim: Claim, answer: Answer, settings: IdempotencySettings): Promise<void> {
+    const settled = this.#settle(request, claim, answer, settings)
+    const deadline = request.deadline
+    if (deadline === null || !this.#storeTakesSignal) return await settled
+    await whicheverFirst(settled, deadline.signal)
+  }
+
+  async #settle (request: IdempotentRequest, claim: Claim, answer: Answer, settings: IdempotencySettings): Promise<void> {
     try {
       if (answer.statusCode >= 500) {
-        await this.release(request, claim)
+        await this.#release(claim)
         return
       }
       const body = bodyBytes(answer.payload)
       if (body === undefined) {
         request.log.debug('streamed answer not stored for idempotency; its key is released')
-        await this.release(request, claim)
+        await this.#release(claim)
         return
       }
       const response: StoredResponse = { statusCode: answer.statusCode, headers: storedHeaders(answer.headers()), body }
-      const result = await this.#store.complete(claim.id, claim.owner, response, settings.ttlSeconds, this.#signal(request))
+      const result = await this.#store.complete(claim.id, claim.owner, response, settings.ttlSeconds, this.#claimSignal(claim))
       if (result.stored) return
       if (result.reason === 'too-large') {
         request.log.warn({ bytes: result.bytes, limit: result.limit }, 'answer too large for the idempotency store; sent without being stored')
@@ -148,9 +181,41 @@ export class IdempotencyFlow {
     await this.#store.release(claim.id, claim.owner, this.#signal(request))
   }
 
+  async #release (claim: Claim): Promise<void> {
+    await this.#store.release(claim.id, claim.owner, this.#claimSignal(claim))
+  }
+
+  /** A signal for store calls made for a claim after its request may have ended: it aborts at the claim's expiry. */
+  #claimSignal (claim: Claim): AbortSignal | undefined {
+    return this.#storeTakesSignal ? AbortSignal.timeout(Math.max(1, claim.inProgressExpiry - Date.now())) : undefined
+  }
+
   #signal (request: IdempotentRequest): AbortSignal | undefined {
     return this.#storeTakesSignal ? request.deadline?.signal : undefined
   }
+}
+
+/**
+ * When a claim frees itself if its run never ends: on Lambda, the end of the invocation (Lambda kills a run
+ * past it); locally, the deadline (or API Gateway's limit without one) plus the grace.
+ */
+function claimExpiry (deadline: Deadline | null, now: number, graceMs: number): number {
+  const invocation = currentInvocation()
+  if (invocation !== undefined) return now + invocation.context.getRemainingTimeInMillis()
+  return (deadline?.at ?? now + API_GATEWAY_LIMIT_MS) + graceMs
+}
+
+/** Waits for `work` or for `signal` to abort, whichever comes first; `work` must never reject. */
+async function whicheverFirst (work: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return
+  await new Promise<void>((resolve) => {
+    const finish = (): void => {
+      signal.removeEventListener('abort', finish)
+      resolve()
+    }
+    signal.addEventListener('abort', finish)
+    work.then(finish, finish)
+  })
 }
 
 /** The answer's bytes as the framework hands them over, or undefined for a stream, which cannot be stored. */

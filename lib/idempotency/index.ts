@@ -1,7 +1,7 @@
 // The framework-free half of idempotent invocations: key derivation, record states, the request flow and
 // the two stores. Loading this module does not load the AWS SDK; the DynamoDB store imports it on first use.
-export { canonicalJson, hashKey, idempotencyRecordId, payloadFingerprint } from './keys.js'
-export type { HashAlgorithm, IdempotencyKeyParts } from './keys.js'
+export { callerScope, canonicalJson, hashKey, idempotencyRecordId, payloadFingerprint } from './keys.js'
+export type { CallerHeaders, HashAlgorithm, IdempotencyKeyParts } from './keys.js'
 export { classifyRepeat } from './record.js'
 export { IdempotencyFlow } from './flow.js'
 export type { Admission, Answer, Claim, IdempotencySettings, IdempotentRequest } from './flow.js'

@@ -1,5 +1,5 @@
 // Key derivation for idempotent requests. Everything is hashed: the store never sees a caller's
-// `authorization` header or a request body, only fixed-length hex digests of them.
+// credentials or a request body, only fixed-length hex digests of them.
 import { hash } from 'node:crypto'
 
 /** md5 is the default (the original Halo's, and ample against accidental collisions); sha256 on request. */
@@ -9,7 +9,7 @@ export type HashAlgorithm = 'md5' | 'sha256'
 export interface IdempotencyKeyParts {
   /** The service that owns the record, so that services sharing a table never answer with each other's. */
   namespace: string
-  /** The caller: its `authorization` header value, or '' when it sends none. */
+  /** The caller: see `callerScope`, or what the app's `scope` function returned. */
   scope: string
   /** The HTTP method, e.g. 'POST'. */
   method: string
@@ -17,6 +17,51 @@ export interface IdempotencyKeyParts {
   route: string
   /** The key material: the `idempotency-key` header, a canonical body, or what a key function returned. */
   key: string | Uint8Array
+}
+
+/** The credentials a request may carry in its headers (Node joins a repeated header, set-cookie aside). */
+export interface CallerHeaders {
+  readonly authorization?: string
+  readonly 'x-api-key'?: string | string[]
+  readonly cookie?: string
+}
+
+type Claims = Record<string, unknown> | undefined
+interface AuthorizedEvent {
+  requestContext?: {
+    authorizer?: {
+      principalId?: unknown
+      claims?: Claims
+      jwt?: { claims?: Claims }
+      iam?: { userArn?: unknown }
+    }
+    identity?: { userArn?: unknown }
+  }
+}
+
+/**
+ * Who the caller is, so that one caller never receives another's answer: the `authorization`, `x-api-key`
+ * and `cookie` headers and, on Lambda, the principal API Gateway's authorizer vouched for: a JWT's or
+ * Cognito's `sub` (HTTP API `authorizer.jwt.claims`, REST `authorizer.claims`), a Lambda authorizer's
+ * `principalId`, an IAM caller's user ARN (HTTP API `authorizer.iam`, REST `identity`). Each member is
+ * length-prefixed, so that no value can pose as two.
+ */
+export function callerScope (headers: CallerHeaders, lambdaEvent?: unknown): string {
+  const apiKey = headers['x-api-key']
+  let scope = part(headers.authorization) + part(Array.isArray(apiKey) ? apiKey.join(', ') : apiKey) + part(headers.cookie)
+  const requestContext = (lambdaEvent as AuthorizedEvent | null | undefined)?.requestContext
+  if (requestContext !== undefined) {
+    const authorizer = requestContext.authorizer
+    scope += part(authorizer?.jwt?.claims?.sub) + part(authorizer?.claims?.sub) + part(authorizer?.principalId) +
+      part(authorizer?.iam?.userArn) + part(requestContext.identity?.userArn)
+  }
+  return scope
+}
+
+/** One scope member, length-prefixed; absent (or not text) is empty. */
+function part (value: unknown): string {
+  const text = typeof value === 'string' ? value : ''
+  return `${text.length}:${text}`
 }
 
 /** Text written between values, and the end of a container (which leaves the set of open ones). */

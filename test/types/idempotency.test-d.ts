@@ -39,6 +39,11 @@ await app.register(idempotencyPlugin, { methods: 'POST' })
 await app.register(idempotencyPlugin, { onStoreError: 'ignore' })
 // @ts-expect-error unknown option
 await app.register(idempotencyPlugin, { keys: 'header' })
+await app.register(idempotencyPlugin, { scope: (request) => String(request.headers['x-tenant']), claimGraceMs: 10_000 })
+// @ts-expect-error a scope function returns a string
+await app.register(idempotencyPlugin, { scope: (request: FastifyRequest) => request.headers['x-tenant'] })
+// @ts-expect-error claimGraceMs is a number of milliseconds
+await app.register(idempotencyPlugin, { claimGraceMs: '30s' })
 
 const store: IdempotencyStore = app.idempotencyStore
 const answersAtOnce: IdempotencyStoreCapabilities = { signal: false }
