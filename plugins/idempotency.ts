@@ -191,6 +191,22 @@ function carryOut (admission: Admission, request: ClaimingRequest, reply: Fastif
   }
 }
 
+/** The request's idempotency key, undefined without one, or the error that answers an unusable one. */
+function givenKey (request: FastifyRequest, keySource: IdempotencyKeySource, headerName: string): string | undefined | Error {
+  if (typeof keySource === 'function') return keySource(request)
+  // Node joins a repeated header into one string (only set-cookie stays a list).
+  const header = request.headers[headerName] as string | undefined
+  if (header === undefined || USABLE_KEY.test(header)) return header
+  return new HALO_ERR_IDEMPOTENCY_KEY_INVALID(keyProblem(header))
+}
+
+/** The caller's scope by the `scope` option, undefined under the default rule, or the error of a wrong answer. */
+function scopeOption (request: FastifyRequest, scope: IdempotencyRouteOptions['scope']): string | undefined | Error {
+  if (scope === undefined) return undefined
+  const value: unknown = scope(request)
+  return typeof value === 'string' ? value : new HALO_ERR_OPTION(`${PLUGIN}: option "scope" must return a string, got ${typeof value}`)
+}
+
 const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, options) => {
   validateOptions(PLUGIN, options, pluginChecks)
   const store: IdempotencyStore = options.store === undefined || options.store === 'memory' ? new MemoryIdempotencyStore() : options.store
@@ -217,24 +233,12 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
 
     function beginIdempotentRequest (request: ClaimingRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
       if (!everyMethodIdempotent && !methods.has(request.method)) return done()
-      let givenKey: string | undefined
-      if (typeof keySource === 'function') {
-        givenKey = keySource(request)
-      } else {
-        // Node joins a repeated header into one string (only set-cookie stays a list).
-        const header = request.headers[headerName] as string | undefined
-        if (header !== undefined) {
-          if (!USABLE_KEY.test(header)) return done(new HALO_ERR_IDEMPOTENCY_KEY_INVALID(keyProblem(header)))
-          givenKey = header
-        }
-      }
-      if (givenKey === undefined && !settings.keyedByPayload) return done()
-      let callerScope: string | undefined
-      if (scope !== undefined) {
-        callerScope = scope(request)
-        if (typeof callerScope !== 'string') return done(new HALO_ERR_OPTION(`${PLUGIN}: option "scope" must return a string, got ${typeof callerScope}`))
-      }
-      flow.admit(request, pattern, givenKey, settings, callerScope).then((admission) => { carryOut(admission, request, reply, done, settleLateAnswer) }, done)
+      const key = givenKey(request, keySource, headerName)
+      if (key instanceof Error) return done(key)
+      if (key === undefined && !settings.keyedByPayload) return done()
+      const callerScope = scopeOption(request, scope)
+      if (callerScope instanceof Error) return done(callerScope)
+      flow.admit(request, pattern, key, settings, callerScope).then((admission) => { carryOut(admission, request, reply, done, settleLateAnswer) }, done)
     }
 
     // Runs for every answer the route sends, the timeout part's 504 included, which settles nothing: the

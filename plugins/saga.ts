@@ -1,18 +1,17 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { haloContext } from '../lib/context.js'
-import { HALO_ERR_OPTION, HALO_ERR_SAGA_TASK } from '../lib/errors.js'
-import { currentInvocation } from '../lib/lambda.js'
+import { HALO_ERR_OPTION } from '../lib/errors.js'
 import { anyOf, integerBetween, isObject, oneOf, validateOptions, type OptionCheck } from '../lib/options.js'
 import {
   loadSaga, MemorySagaLog, recover,
-  type LoadSagaOptions, type RecoverySummary, type Saga, type SagaApis, type SagaExecutionOptions, type SagaLog, type SagaResult,
+  type RecoverySummary, type Saga, type SagaApis, type SagaExecutionOptions, type SagaLog, type SagaResult,
   type SagaRunOptions
 } from '../lib/saga/index.js'
-import { runSagaTask, taskIdempotencyKey, toStateMachine, type StateMachineDefinition } from '../lib/saga/state-machine.js'
+import { LoadedSagas, type SagaLoadOptions } from '../lib/saga/loaded.js'
+import { toStateMachine, type StateMachineDefinition } from '../lib/saga/state-machine.js'
 import { StepFunctionsEngine, validateStepFunctionsEngine, type StepFunctionsEngineOptions } from '../lib/saga/step-functions.js'
-import { isSagaTaskInvocation } from '../lib/saga/task-invocation.js'
-import { SAGA_TASK_PATH, sagaTaskFailures } from './saga-task.js'
+import { SAGA_TASK_PATH, sagaTaskHandler } from './saga-task.js'
 
 export interface SagaOptions {
   /**
@@ -36,8 +35,7 @@ export interface SagaStateMachineOptions {
   functionArn: string
 }
 
-/** What `fastify.saga.load` takes besides the APIs: per-Resource schemas, and how compensations are retried. */
-export type SagaLoadOptions = Pick<LoadSagaOptions, 'schemas' | 'compensationRetry'>
+export type { SagaLoadOptions }
 
 /** A run through the plugin: the time bounds, logger and saga log are the plugin's, never the caller's. */
 export type SagaPluginRunOptions = Pick<SagaRunOptions, 'payloads' | 'apis' | 'context' | 'sagaId'>
@@ -97,13 +95,6 @@ const isSagaLog: OptionCheck = (value) =>
     ? undefined
     : `must be a SagaLog (with ${SAGA_LOG_METHODS.join(', ')})`
 
-const neverAborted = new AbortController().signal
-
-/** Named by its code, which is what a state machine's Catch can match. */
-function unknownTask (message: string): Error {
-  return Object.assign(new HALO_ERR_SAGA_TASK(message), { name: 'HALO_ERR_SAGA_TASK' })
-}
-
 /** The bounds and logger of the current request, or none and the app's logger outside one. */
 function currentExecution (fastify: FastifyInstance): Pick<SagaExecutionOptions, 'deadline' | 'log'> {
   const request = haloContext()
@@ -112,105 +103,67 @@ function currentExecution (fastify: FastifyInstance): Pick<SagaExecutionOptions,
   return { deadline: request.deadline ?? undefined, log: request.log }
 }
 
-async function sagas (fastify: FastifyInstance, options: SagaOptions): Promise<void> {
+function validateSagaOptions (options: SagaOptions): void {
   validateOptions(PLUGIN, options, { log: anyOf(oneOf('memory'), isSagaLog), olderThanMs: integerBetween(0), engine: isObject })
   validateOptions(`${PLUGIN} engine`, options.engine, { stepFunctions: isObject }, { required: options.engine === undefined ? [] : ['stepFunctions'] })
   if (options.engine !== undefined) validateStepFunctionsEngine(`${PLUGIN} engine.stepFunctions`, options.engine.stepFunctions)
-  const sagaLog: DestroyableSagaLog = options.log === undefined || options.log === 'memory' ? new MemorySagaLog() : options.log
+}
+
+/** Starting an execution inside a request carries its correlation ids and stops with its deadline. */
+function executionRequest (runOptions: SagaPluginRunOptions): Parameters<StepFunctionsEngine['run']>[1] {
+  if (runOptions.apis !== undefined) throw new HALO_ERR_OPTION(`${PLUGIN}: option "apis" of a run cannot reach a saga on Step Functions; give them to load()`)
+  const request = haloContext()
+  return {
+    payloads: runOptions.payloads,
+    context: runOptions.context,
+    name: runOptions.sagaId,
+    correlation: request?.correlationHeaders() ?? {},
+    signal: request?.deadline?.signal
+  }
+}
+
+/** `fastify.saga`: each method on the loaded sagas, in this process or on the Step Functions engine. */
+function sagaDecoration (fastify: FastifyInstance, options: SagaOptions, sagaLog: SagaLog, loaded: LoadedSagas): HaloSagas {
   const engine = options.engine === undefined ? undefined : new StepFunctionsEngine(options.engine.stepFunctions)
-  const loaded = new Map<string, Saga>()
-  /** What each saga was loaded with, for the state machine and its tasks. */
-  const loadedWith = new Map<string, { apis: SagaApis, options: SagaLoadOptions | undefined }>()
-
-  /** Starting an execution inside a request carries its correlation ids and stops with its deadline. */
-  function executionRequest (runOptions: SagaPluginRunOptions): Parameters<StepFunctionsEngine['run']>[1] {
-    if (runOptions.apis !== undefined) throw new HALO_ERR_OPTION(`${PLUGIN}: option "apis" of a run cannot reach a saga on Step Functions; give them to load()`)
-    const request = haloContext()
-    return {
-      payloads: runOptions.payloads,
-      context: runOptions.context,
-      name: runOptions.sagaId,
-      correlation: request?.correlationHeaders() ?? {},
-      signal: request?.deadline?.signal
-    }
-  }
-
-  function loadedSaga (name: string): Saga {
-    const saga = loaded.get(name)
-    if (saga === undefined) throw new HALO_ERR_OPTION(`${PLUGIN}: no saga named "${name}" is loaded (loaded: ${[...loaded.keys()].join(', ') || 'none'})`)
-    return saga
-  }
-
-  fastify.decorate('saga', {
+  return {
     log: sagaLog,
     load (name, definition, apis, loadOptions) {
-      if (loaded.has(name)) throw new HALO_ERR_OPTION(`${PLUGIN}: a saga named "${name}" is already loaded`)
       const saga = loadSaga(name, definition, { ...loadOptions, apis, sagaLog })
-      loaded.set(name, saga)
-      loadedWith.set(name, { apis: apis ?? {}, options: loadOptions })
+      loaded.add(name, saga, apis, loadOptions)
       return saga
     },
     async run (name, runOptions) {
-      const saga = loadedSaga(name)
+      const { saga } = loaded.get(name)
       if (engine !== undefined) return await engine.run(name, executionRequest(runOptions))
       return await saga.run({ ...runOptions, ...currentExecution(fastify) })
     },
     async start (name, startOptions) {
-      loadedSaga(name)
+      loaded.get(name)
       if (engine === undefined) throw new HALO_ERR_OPTION(`${PLUGIN}: start() needs option engine.stepFunctions; run() runs a saga in this process`)
       return await engine.start(name, executionRequest(startOptions))
     },
     stateMachine (name, machineOptions) {
-      const saga = loadedSaga(name)
-      const compensationRetry = loadedWith.get(name)?.options?.compensationRetry
-      return toStateMachine(name, saga.definition, { functionArn: machineOptions?.functionArn, compensationRetry })
+      const { saga, options: loadOptions } = loaded.get(name)
+      return toStateMachine(name, saga.definition, { functionArn: machineOptions?.functionArn, compensationRetry: loadOptions?.compensationRetry })
     },
     async recover (recoverOptions = {}) {
       validateOptions(`${PLUGIN} recover`, recoverOptions, { olderThanMs: integerBetween(0) })
       return await recover({
         sagaLog,
-        sagas: loaded.values(),
+        sagas: loaded.sagas(),
         olderThanMs: recoverOptions.olderThanMs ?? options.olderThanMs,
         ...currentExecution(fastify)
       })
     }
-  } satisfies HaloSagas)
+  }
+}
 
-  fastify.post(SAGA_TASK_PATH, { config: { idempotency: false } }, async function serveSagaTask (request, reply) {
-    const invocation = currentInvocation()?.event
-    if (!isSagaTaskInvocation(invocation)) return await reply.callNotFound()
-    const { saga: name, state, executionId, retryCount } = invocation.__halo__
-    request.log = request.log.child({ saga: name, state, executionId })
-    try {
-      const saga = loaded.get(name)
-      if (saga === undefined) throw unknownTask(`saga task: no saga named "${name}" is loaded (loaded: ${[...loaded.keys()].join(', ') || 'none'})`)
-      const task = Object.hasOwn(saga.definition.States, state) ? saga.definition.States[state] : undefined
-      const api = (loadedWith.get(name) as { apis: SagaApis }).apis
-      if (task?.Type !== 'Task' || !Object.hasOwn(api, state)) throw unknownTask(`saga task: saga "${name}" has no Task state "${state}" with an API`)
-      // A payload written by hand (a console test of the function) may leave out the retry count.
-      const attempt = (retryCount ?? 0) + 1
-      request.log.info({ event: 'task-started', attempt }, `saga ${name} task ${state}`)
-      return await runSagaTask(name, saga.definition, invocation, {
-        task,
-        compensation: !saga.forward.includes(state),
-        run: async (results) => await api[state](invocation.input.payloads?.[state], {
-          saga: name,
-          sagaId: executionId,
-          state,
-          attempt,
-          results,
-          signal: request.deadline?.signal ?? neverAborted,
-          idempotencyKey: taskIdempotencyKey(executionId, state),
-          log: request.log,
-          context: invocation.input.__halo__?.context
-        })
-      })
-    } catch (error) {
-      sagaTaskFailures.set(invocation, error)
-      throw error
-    }
-  })
-
+async function sagas (fastify: FastifyInstance, options: SagaOptions): Promise<void> {
+  validateSagaOptions(options)
+  const sagaLog: DestroyableSagaLog = options.log === undefined || options.log === 'memory' ? new MemorySagaLog() : options.log
+  const loaded = new LoadedSagas(PLUGIN)
+  fastify.decorate('saga', sagaDecoration(fastify, options, sagaLog, loaded))
+  fastify.post(SAGA_TASK_PATH, { config: { idempotency: false } }, sagaTaskHandler(loaded))
   fastify.addHook('onClose', async () => {
     await sagaLog.destroy?.()
   })
