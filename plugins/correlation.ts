@@ -9,6 +9,7 @@ import { boundedFetch, DEFAULT_FETCH_POLICY, type FetchPolicy } from '../lib/fet
 import { currentInvocation } from '../lib/lambda.js'
 import { validateOptions, integerBetween, isObject } from '../lib/options.js'
 import { kRejectedCorrelationId, kResolvedCorrelationId } from './server-options.js'
+import { claimRegistration } from './registration.js'
 
 export interface CorrelationOptions {
   /** An incoming `call-chain-length` at or above this is refused with 508. Default 10. */
@@ -33,6 +34,7 @@ declare module 'fastify' {
 }
 
 const correlation: FastifyPluginAsync<CorrelationOptions> = async (fastify, options) => {
+  claimRegistration(fastify, 'fastify-halo-correlation')
   validateOptions('correlationPlugin', options, { maxCallChainLength: integerBetween(1, 1000), fetch: isObject })
   validateOptions('correlationPlugin fetch', options.fetch, {
     attempts: integerBetween(1, 10),

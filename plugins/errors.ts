@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyRequest, FastifyReply, FastifyError } f
 import { HALO_ERR_NOT_FOUND } from '../lib/errors.js'
 import { toProblem, PROBLEM_CONTENT_TYPE, type ErrorLike } from '../lib/problem.js'
 import { validateOptions, isBoolean } from '../lib/options.js'
+import { claimRegistration } from './registration.js'
 
 export interface ErrorsOptions {
   /** Show 5xx error messages to clients. Default false: a generic detail and the trace id. */
@@ -10,6 +11,7 @@ export interface ErrorsOptions {
 }
 
 const errors: FastifyPluginAsync<ErrorsOptions> = async (fastify, options) => {
+  claimRegistration(fastify, 'fastify-halo-errors')
   validateOptions('errorsPlugin', options, { exposeErrors: isBoolean })
   const exposeErrors = options.exposeErrors ?? false
 

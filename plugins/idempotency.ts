@@ -24,6 +24,7 @@ import {
 } from '../lib/idempotency/index.js'
 import { anyOf, integerBetween, isFunction, isNonEmptyString, isString, oneOf, validateOptions, type OptionCheck } from '../lib/options.js'
 import { withRouteHook } from './route-hooks.js'
+import { claimRegistration } from './registration.js'
 
 /** Where a request's idempotency key comes from. */
 export type IdempotencyKeySource =
@@ -160,6 +161,7 @@ function asStoreError (error: unknown): Error {
 }
 
 const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, options) => {
+  claimRegistration(fastify, 'fastify-halo-idempotency')
   validateOptions(PLUGIN, options, { ...routeChecks, store: anyOf(oneOf('memory'), isStore), methods: isMethodList, header: isNonEmptyString, namespace: isString })
   const store: IdempotencyStore = options.store === undefined || options.store === 'memory' ? new MemoryIdempotencyStore() : options.store
   // The memory store never waits, so it is not handed the deadline's signal: asking for the signal is what

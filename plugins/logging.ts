@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction } from 'fastify'
 import { DEBUG_LOG_HEADER, decideDebugLog, sampleRateFromEnvironment } from '../lib/correlation.js'
 import { validateOptions, numberBetween } from '../lib/options.js'
+import { claimRegistration } from './registration.js'
 
 export interface LoggingOptions {
   /** Share of requests logged at debug. Default: `SAMPLE_DEBUG_LOG_RATE` from the environment, else 0.01. */
@@ -19,6 +20,7 @@ export const DEFAULT_SAMPLE_RATE = 0.01
 const levelsAboveDebug = new Set(['info', 'warn', 'error', 'fatal'])
 
 const logging: FastifyPluginAsync<LoggingOptions> = async (fastify, options) => {
+  claimRegistration(fastify, 'fastify-halo-logging')
   validateOptions('loggingPlugin', options, { sampleRate: numberBetween(0, 1) })
   const sampleRate = options.sampleRate ?? sampleRateFromEnvironment(process.env.SAMPLE_DEBUG_LOG_RATE, DEFAULT_SAMPLE_RATE)
 

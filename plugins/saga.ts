@@ -13,6 +13,7 @@ import { runSagaTask, taskIdempotencyKey, toStateMachine, type StateMachineDefin
 import { StepFunctionsEngine, validateStepFunctionsEngine, type StepFunctionsEngineOptions } from '../lib/saga/step-functions.js'
 import { isSagaTaskInvocation } from '../lib/saga/task-invocation.js'
 import { SAGA_TASK_PATH, sagaTaskFailures } from './saga-task.js'
+import { claimRegistration } from './registration.js'
 
 export interface SagaOptions {
   /**
@@ -111,6 +112,7 @@ function currentExecution (fastify: FastifyInstance): Pick<SagaExecutionOptions,
 }
 
 async function sagas (fastify: FastifyInstance, options: SagaOptions): Promise<void> {
+  claimRegistration(fastify, 'fastify-halo-saga')
   validateOptions(PLUGIN, options, { log: anyOf(oneOf('memory'), isSagaLog), olderThanMs: integerBetween(0), engine: isObject })
   validateOptions(`${PLUGIN} engine`, options.engine, { stepFunctions: isObject }, options.engine === undefined ? [] : ['stepFunctions'])
   if (options.engine !== undefined) validateStepFunctionsEngine(`${PLUGIN} engine.stepFunctions`, options.engine.stepFunctions)

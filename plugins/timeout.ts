@@ -6,6 +6,7 @@ import { currentInvocation } from '../lib/lambda.js'
 import { integerBetween, validateOptions } from '../lib/options.js'
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../lib/problem.js'
 import { withRouteHook } from './route-hooks.js'
+import { claimRegistration } from './registration.js'
 
 export interface TimeoutOptions {
   /** Milliseconds kept back from Lambda's remaining time, to answer before Lambda kills the call. Default 500. */
@@ -86,6 +87,7 @@ function routeTimeout (route: RouteOptions): number | false | undefined {
 }
 
 const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => {
+  claimRegistration(fastify, 'fastify-halo-timeout')
   validateOptions('timeoutPlugin', options, { marginMs: integerBetween(0), defaultMs: integerBetween(1) })
   const marginMs = options.marginMs ?? 500
   const defaultMs = options.defaultMs ?? 29_000
