@@ -8,7 +8,7 @@ import { HALO_ERR_LOOP_DETECTED } from '../lib/errors.js'
 import { boundedFetch, DEFAULT_FETCH_POLICY, type FetchPolicy } from '../lib/fetch.js'
 import { currentInvocation } from '../lib/lambda.js'
 import { validateOptions, integerBetween, isObject } from '../lib/options.js'
-import { kRejectedCorrelationId, kResolvedCorrelationId } from './server-options.js'
+import { correlationRequestId, kRejectedCorrelationId, kResolvedCorrelationId } from './server-options.js'
 import { claimRegistration } from './registration.js'
 
 export interface CorrelationOptions {
@@ -43,6 +43,12 @@ const correlation: FastifyPluginAsync<CorrelationOptions> = async (fastify, opti
     maxDelayMs: integerBetween(0)
   })
   const maxCallChainLength = options.maxCallChainLength ?? 10
+  // Fastify exposes the request id generator its options set; haloServerOptions sets ours.
+  if ((fastify as { genReqId?: unknown }).genReqId !== correlationRequestId) {
+    fastify.log.warn('fastify-halo: this app was not made with haloServerOptions, so its log lines carry reqId, not ' +
+      'the correlationId, and are not in Halo\'s JSON format (service, ISO time, level labels, secrets redacted). ' +
+      'Make it with Fastify(haloServerOptions({ service }))')
+  }
   const fetchPolicy: FetchPolicy = {
     attempts: options.fetch?.attempts ?? DEFAULT_FETCH_POLICY.attempts,
     perAttemptMs: options.fetch?.perAttemptMs ?? DEFAULT_FETCH_POLICY.perAttemptMs,
