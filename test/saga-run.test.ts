@@ -29,6 +29,14 @@ async function recordOf (sagaLog: MemorySagaLog, sagaId: string): Promise<SagaRe
   return await sagaLog.get(sagaId) as SagaRecord
 }
 
+t.test('ctx.log lines carry the saga, its id and the state, also through a logger that makes no children', async (t) => {
+  const log = captureLog()
+  const saga = loadSaga('travel', travelDefinition(), { apis: travelApis([], (ctx) => { ctx.log.warn({ partner: 'slow' }, 'partner called') }) })
+  const { sagaId } = await saga.run({ payloads: seedPayloads(), log })
+  t.same(log.lines.filter(({ msg }) => msg === 'partner called'),
+    BOOK_STATES.map((state) => ({ saga: 'travel', sagaId, state, partner: 'slow', level: 'warn', msg: 'partner called' })))
+})
+
 t.test('the seed definition with the seed payloads and apis commits and returns every result', async (t) => {
   const calls: PartnerCall[] = []
   const sagaLog = new MemorySagaLog()

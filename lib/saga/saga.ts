@@ -153,6 +153,18 @@ type Outcome =
 
 const ignore = (): void => {}
 export const silentLogger: SagaLogger = { info: ignore, warn: ignore, error: ignore }
+
+/**
+ * `ctx.log`: the run's logger with the saga, its id and the state on every line, so that a step's own lines
+ * can be told apart. A child where the logger makes them (pino, Fastify's request.log), else a wrapper.
+ */
+function stepLogger (log: SagaLogger, bindings: { saga: string, sagaId: string, state: string }): SagaLogger {
+  if (log === silentLogger) return log
+  const parent = log as SagaLogger & { child?: (bindings: object) => SagaLogger }
+  if (typeof parent.child === 'function') return parent.child(bindings)
+  const bind = (level: keyof SagaLogger) => (obj: object, msg: string) => { log[level]({ ...bindings, ...obj }, msg) }
+  return { info: bind('info'), warn: bind('warn'), error: bind('error') }
+}
 const neverAborted = new AbortController().signal
 
 const LEVELS: Record<SagaEventName, keyof SagaLogger> = {
@@ -466,6 +478,7 @@ export class Saga {
     const { retriers, resultCheck } = this.#task(state)
     const retriesDone = retriers.map(() => 0)
     const idempotencyKey = createHash('sha256').update(`${execution.sagaId}\n${state}`).digest('base64url')
+    const log = stepLogger(execution.log, { saga: this.name, sagaId: execution.sagaId, state })
     for (let attempt = 1; ; attempt++) {
       await journal.record({ event: `${role}-started`, state, attempt }, role === 'step' && attempt === 1 ? { started: state } : undefined)
       let error: unknown
@@ -478,7 +491,7 @@ export class Saga {
           results: execution.results,
           signal: budget.signal,
           idempotencyKey,
-          log: execution.log,
+          log,
           context: execution.context
         })
         const problem = resultCheck === undefined ? undefined : firstSchemaError(resultCheck, result)
