@@ -317,6 +317,18 @@ t.test('options are checked', async (t) => {
   await t.rejects(loadSaga('travel', definition).run({ payloads: {} }), { message: /no API function for state/ })
 })
 
+t.test('APIs given at load are complete: a missing one, or one keyed by Resource, is refused at load naming the state', async (t) => {
+  const definition = travelDefinition()
+  const { BookFlight: _missing, ...withoutBookFlight } = travelApis([])
+  t.throws(() => loadSaga('travel', definition, { apis: withoutBookFlight }),
+    { code: 'HALO_ERR_OPTION', message: /saga "travel": no API function for state "BookFlight" in apis \(APIs are keyed by state name, not by Resource\)/ })
+  const byResource = Object.fromEntries(Object.values(definition.States).flatMap((state) =>
+    'Resource' in state ? [[state.Resource, async () => ({})]] : []))
+  t.throws(() => loadSaga('travel', definition, { apis: byResource }), { message: /no API function for state "BookHotel"/ })
+  const inherited = { StartAt: 'toString', States: { toString: { Type: 'Task', Resource: 'Text', ResultPath: '$.Text', End: true } } }
+  t.throws(() => loadSaga('text', inherited, { apis: {} }), { message: /no API function for state "toString"/ }, 'an inherited function is no API')
+})
+
 t.test('the saga log: a taken id, a failing log, bounded memory', async (t) => {
   const sagaLog = new MemorySagaLog({ maxFinished: 2 })
   const saga = loadSaga('travel', travelDefinition(), { apis: travelApis([]), sagaLog })

@@ -339,6 +339,8 @@ export class Saga {
     this.forward = this.#graph.forward
     this.sagaLog = options?.sagaLog ?? new MemorySagaLog()
     this.#apis = options?.apis ?? {}
+    // APIs given here are meant to be complete: a missing one is named now, not when a run first needs it.
+    if (options?.apis !== undefined) this.#apisFor(undefined, this.#graph.tasks.keys())
     this.#compensationStates = [...this.#graph.tasks.keys()].filter((state) => !this.forward.includes(state))
     const compensationRetrier = toRetrier({ IntervalSeconds: 1, MaxAttempts: 2, ...options?.compensationRetry, ErrorEquals: [ALL_ERRORS] })
     for (const [state, task] of this.#graph.tasks) {
@@ -517,7 +519,9 @@ export class Saga {
   #apisFor (overrides: SagaApis | undefined, states: Iterable<string>): SagaApis {
     const apis = overrides === undefined ? this.#apis : { ...this.#apis, ...overrides }
     for (const state of states) {
-      if (typeof apis[state] !== 'function') throw new HALO_ERR_OPTION(`saga "${this.name}": no API function for state "${state}" in apis`)
+      if (!Object.hasOwn(apis, state) || typeof apis[state] !== 'function') {
+        throw new HALO_ERR_OPTION(`saga "${this.name}": no API function for state "${state}" in apis (APIs are keyed by state name, not by Resource)`)
+      }
     }
     return apis
   }
