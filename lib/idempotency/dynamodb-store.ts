@@ -218,9 +218,21 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
       this.#client ??= this.#options.client ?? new sdk.DynamoDBClient({ region: this.#options.region, endpoint: this.#options.endpoint })
       return await operation(sdk, this.#client)
     } catch (error) {
-      throw Object.assign(new HALO_ERR_IDEMPOTENCY_STORE(errorMessage(error)), { cause: error })
+      throw Object.assign(new HALO_ERR_IDEMPOTENCY_STORE(describeFailure(error)), { cause: error })
     }
   }
+}
+
+/**
+ * What the endpoint answered, for the 503's message and log line: an answer the SDK cannot parse (a proxy's
+ * or a wrong endpoint's 404) reaches us as a bare `UnknownError`, and only its HTTP status tells why.
+ */
+function describeFailure (error: unknown): string {
+  const message = errorMessage(error)
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode
+  if (status === undefined) return message
+  const name = (error as Error).name
+  return `${name === message ? message : `${name}: ${message}`} (the endpoint answered HTTP ${status})`
 }
 
 /**
