@@ -12,8 +12,8 @@ async function registerTwice (t: Test, first: FastifyPluginAsync<any>, second: F
   const app = Fastify()
   t.teardown(() => app.close())
   // Not awaited: the failure of the second registration surfaces from ready(), as in a user's start-up.
-  void app.register(first, options)
-  void app.register(second, options)
+  app.register(first, options)
+  app.register(second, options)
   return app.ready().then(() => undefined, (error: unknown) => error)
 }
 
@@ -49,5 +49,5 @@ t.test('sibling encapsulated contexts may each register halo once', async (t) =>
   // Prefixed, since each context sets its own not-found handler.
   await app.register(async (child) => { await child.register(halo) }, { prefix: '/a' })
   await app.register(async (child) => { await child.register(halo) }, { prefix: '/b' })
-  await t.resolves(app.ready())
+  await t.resolves(Promise.resolve(app.ready()))
 })
