@@ -231,8 +231,7 @@ function describeFailure (error: unknown): string {
   const message = errorMessage(error)
   const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode
   if (status === undefined) return message
-  const name = (error as Error).name
-  return `${name === message ? message : `${name}: ${message}`} (the endpoint answered HTTP ${status})`
+  return `${(error as Error).name}: ${message} (the endpoint answered HTTP ${status})`
 }
 
 /**
