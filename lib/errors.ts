@@ -89,6 +89,13 @@ export const HALO_ERR_OPTION = createError<'HALO_ERR_OPTION', 500, [string]>(
   'HALO_ERR_OPTION', '%s', 500)
 
 /**
+ * A Halo plugin was registered a second time on the same Fastify instance, directly or through the umbrella
+ * plugin. Argument: the plugin's name.
+ */
+export const HALO_ERR_ALREADY_REGISTERED = createError<'HALO_ERR_ALREADY_REGISTERED', 500, [string]>(
+  'HALO_ERR_ALREADY_REGISTERED', '%s is registered twice on this Fastify instance; register it once (fastify-halo registers every part)', 500)
+
+/**
  * A Step Functions task invocation names a saga or state this app does not serve, or its answer could not
  * be made (500). Argument: what is wrong.
  */
@@ -170,7 +177,8 @@ export const errorCodes = {
 
   HALO_ERR_SAGA_LOG,
   HALO_ERR_SAGA_RECORD_TOO_LARGE,
-  HALO_ERR_OPTION
+  HALO_ERR_OPTION,
+  HALO_ERR_ALREADY_REGISTERED
 }
 
 /** The message of anything thrown, for log lines and wrapped errors. */

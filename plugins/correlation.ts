@@ -10,6 +10,8 @@ import { currentInvocation } from '../lib/lambda.js'
 import { validateOptions, integerBetween, isObject } from '../lib/options.js'
 import { kRejectedCorrelationId, kResolvedCorrelationId } from '../lib/symbols.js'
 import { decorateDeadline } from './request-fields.js'
+import { correlationRequestId } from './server-options.js'
+import { claimRegistration } from './registration.js'
 
 export interface CorrelationOptions {
   /** An incoming `call-chain-length` at or above this is refused with 508. Default 10. */
@@ -19,6 +21,7 @@ export interface CorrelationOptions {
 }
 
 const correlation: FastifyPluginAsync<CorrelationOptions> = async (fastify, options) => {
+  claimRegistration(fastify, 'fastify-halo-correlation')
   validateOptions('correlationPlugin', options, { maxCallChainLength: integerBetween(1, 1000), fetch: isObject })
   validateOptions('correlationPlugin fetch', options.fetch, {
     attempts: integerBetween(1, 10),
@@ -27,6 +30,12 @@ const correlation: FastifyPluginAsync<CorrelationOptions> = async (fastify, opti
     maxDelayMs: integerBetween(0)
   })
   const maxCallChainLength = options.maxCallChainLength ?? 10
+  // Fastify exposes the request id generator its options set; haloServerOptions sets ours.
+  if ((fastify as { genReqId?: unknown }).genReqId !== correlationRequestId) {
+    fastify.log.warn('fastify-halo: this app was not made with haloServerOptions, so its log lines carry reqId, not ' +
+      'the correlationId, and are not in Halo\'s JSON format (service, ISO time, level labels, secrets redacted). ' +
+      'Make it with Fastify(haloServerOptions({ service }))')
+  }
   const fetchPolicy: FetchPolicy = {
     attempts: options.fetch?.attempts ?? DEFAULT_FETCH_POLICY.attempts,
     perAttemptMs: options.fetch?.perAttemptMs ?? DEFAULT_FETCH_POLICY.perAttemptMs,

@@ -4,6 +4,7 @@ import { HALO_ERR_NOT_FOUND } from '../lib/errors.js'
 import type { ErrorLike } from '../lib/problem.js'
 import { validateOptions, isBoolean } from '../lib/options.js'
 import { problemFor, sendProblem } from './send-problem.js'
+import { claimRegistration } from './registration.js'
 
 export interface ErrorsOptions {
   /** Show 5xx error messages to clients. Default false: a generic detail and the trace id. */
@@ -11,6 +12,7 @@ export interface ErrorsOptions {
 }
 
 const errors: FastifyPluginAsync<ErrorsOptions> = async (fastify, options) => {
+  claimRegistration(fastify, 'fastify-halo-errors')
   validateOptions('errorsPlugin', options, { exposeErrors: isBoolean })
   const exposeErrors = options.exposeErrors ?? false
 

@@ -9,6 +9,7 @@ import { sagaPlugin, type SagaOptions } from './saga.js'
 import { idempotencyPlugin, type IdempotencyOptions } from './idempotency.js'
 import { eventsPlugin } from './events.js'
 import { validateOptions, anyOf, isObject, oneOf } from '../lib/options.js'
+import { claimRegistration } from './registration.js'
 
 /** One object per part; `false` turns a part off. Every part but params is on by default; params is on when given. */
 export interface HaloOptions {
@@ -24,6 +25,7 @@ export interface HaloOptions {
 const partOptions = anyOf(isObject, oneOf(false))
 
 const halo: FastifyPluginAsync<HaloOptions> = async (fastify, options) => {
+  claimRegistration(fastify, 'fastify-halo')
   validateOptions('fastify-halo', options, {
     correlation: partOptions,
     logging: partOptions,

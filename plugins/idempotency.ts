@@ -17,6 +17,7 @@ import { anyOf, integerBetween, isFunction, isNonEmptyString, isString, oneOf, v
 import { kIdempotencyClaim, kLateAnswerListener } from '../lib/symbols.js'
 import { withRouteHook } from './route-hooks.js'
 import { isTimeoutAnswer, type LateAnswerListener } from './timeout.js'
+import { claimRegistration } from './registration.js'
 
 /** Where a request's idempotency key comes from. */
 export type IdempotencyKeySource =
@@ -208,6 +209,7 @@ function scopeOption (request: FastifyRequest, scope: IdempotencyRouteOptions['s
 }
 
 const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, options) => {
+  claimRegistration(fastify, 'fastify-halo-idempotency')
   validateOptions(PLUGIN, options, pluginChecks)
   const store: IdempotencyStore = options.store === undefined || options.store === 'memory' ? new MemoryIdempotencyStore() : options.store
   const flow = new IdempotencyFlow(store, options.namespace ?? process.env.AWS_LAMBDA_FUNCTION_NAME ?? '')

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneF
 import { DEBUG_LOG_HEADER } from '../lib/correlation.js'
 import { DEFAULT_SAMPLE_RATE, decideDebugLog, sampleRateFromEnvironment } from '../lib/logging.js'
 import { validateOptions, numberBetween } from '../lib/options.js'
+import { claimRegistration } from './registration.js'
 
 export interface LoggingOptions {
   /** Share of requests logged at debug. Default: `SAMPLE_DEBUG_LOG_RATE` from the environment, else 0.01. */
@@ -12,6 +13,7 @@ export interface LoggingOptions {
 const levelsAboveDebug = new Set(['info', 'warn', 'error', 'fatal'])
 
 const logging: FastifyPluginAsync<LoggingOptions> = async (fastify, options) => {
+  claimRegistration(fastify, 'fastify-halo-logging')
   validateOptions('loggingPlugin', options, { sampleRate: numberBetween(0, 1) })
   const sampleRate = options.sampleRate ?? sampleRateFromEnvironment(process.env.SAMPLE_DEBUG_LOG_RATE, DEFAULT_SAMPLE_RATE)
 

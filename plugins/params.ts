@@ -9,6 +9,7 @@ export { HaloParams, FileSource, SsmSource, loadConfig, envOverrideName } from '
 export type {
   GetOptions, JsonGetOptions, GetByPathOptions, ParamSource, ParamsLogger, HaloConfig, LoadConfigOptions, SsmSourceOptions
 } from '../lib/params/index.js'
+import { claimRegistration } from './registration.js'
 
 export interface ParamsOptions<S extends TSchema = TSchema> {
   /** The SSM client to read through. Default: one made from `region` and `endpoint`, destroyed on close. */
@@ -71,6 +72,7 @@ const rules: Array<OptionRule<ParamsOptions>> = [
 ]
 
 async function params (fastify: FastifyInstance, options: ParamsOptions): Promise<void> {
+  claimRegistration(fastify, 'fastify-halo-params')
   validateOptions(PLUGIN, options, checks, { rules })
 
   const ssm = options.file === undefined

@@ -12,6 +12,7 @@ import { LoadedSagas, type SagaLoadOptions } from '../lib/saga/loaded.js'
 import { toStateMachine, type StateMachineDefinition } from '../lib/saga/state-machine.js'
 import { StepFunctionsEngine, validateStepFunctionsEngine, type StepFunctionsEngineOptions } from '../lib/saga/step-functions.js'
 import { SAGA_TASK_PATH, sagaTaskHandler } from './saga-task.js'
+import { claimRegistration } from './registration.js'
 
 export interface SagaOptions {
   /**
@@ -159,6 +160,7 @@ function sagaDecoration (fastify: FastifyInstance, options: SagaOptions, sagaLog
 }
 
 async function sagas (fastify: FastifyInstance, options: SagaOptions): Promise<void> {
+  claimRegistration(fastify, 'fastify-halo-saga')
   validateSagaOptions(options)
   const sagaLog: DestroyableSagaLog = options.log === undefined || options.log === 'memory' ? new MemorySagaLog() : options.log
   const loaded = new LoadedSagas(PLUGIN)

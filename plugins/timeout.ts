@@ -8,6 +8,7 @@ import { kLateAnswerListener, kTimeoutAnswer } from '../lib/symbols.js'
 import { withRouteHook } from './route-hooks.js'
 import { decorateDeadline } from './request-fields.js'
 import { problemFor, sendProblem } from './send-problem.js'
+import { claimRegistration } from './registration.js'
 
 export interface TimeoutOptions {
   /** Milliseconds kept back from Lambda's remaining time, to answer before Lambda kills the call. Default 500. */
@@ -144,6 +145,7 @@ function routeTimeout (route: RouteOptions): number | false | undefined {
 }
 
 const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => {
+  claimRegistration(fastify, 'fastify-halo-timeout')
   validateOptions('timeoutPlugin', options, { marginMs: integerBetween(0), defaultMs: integerBetween(1) }, { rules: [marginBelowBudget] })
   const marginMs = options.marginMs ?? DEFAULT_MARGIN_MS
   const defaultMs = options.defaultMs ?? API_GATEWAY_LIMIT_MS

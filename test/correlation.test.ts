@@ -2,7 +2,8 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { buildApp, startUpstream, closeUpstream } from './helpers/app.js'
 import { lambdaContext, lambdaEvent } from './helpers/lambda.js'
-import { createLambdaHandler, correlationPlugin } from '../index.js'
+import halo, { createLambdaHandler, correlationPlugin } from '../index.js'
+import { captureLogs } from './helpers/logs.js'
 import { collectCorrelationIds, correlationIdProblem, incomingCallChainLength } from '../lib/correlation.js'
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -114,6 +115,20 @@ t.test('correlationPlugin alone, on an app built without haloServerOptions', asy
   t.not(given.requestId, 'own', 'Fastify keeps its own request ids')
   const refused = await app.inject({ url: '/', headers: { 'x-correlation-id': 'bad\u0001' } })
   t.match(refused.json().id, uuid)
+})
+
+t.test('on an app built without haloServerOptions, registering halo warns once, naming what is lost and the fix', async (t) => {
+  const logs = captureLogs()
+  const app = Fastify({ logger: { stream: logs.stream } })
+  t.teardown(() => app.close())
+  await app.register(halo)
+  await app.ready()
+  const warnings = logs.lines.filter((line) => Number(line.level) === 40)
+  t.equal(warnings.length, 1)
+  t.match(warnings[0]?.msg, /not made with haloServerOptions.*reqId, not the correlationId.*JSON format.*Fastify\(haloServerOptions\(\{ service \}\)\)/)
+  const { app: haloApp, logs: haloLogs } = await buildApp()
+  t.teardown(() => haloApp.close())
+  t.notOk(haloLogs.lines.some((line) => /haloServerOptions/.test(line.msg)), 'no warning with haloServerOptions')
 })
 
 t.test('correlation rules', async (t) => {

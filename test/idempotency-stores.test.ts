@@ -1,6 +1,8 @@
 // One behavioural suite for every idempotency store: memory, DynamoDB on the helper's engine (DynamoDB Local
 // when Java is there), and DynamoDB on dynalite, whose answers differ (no ALL_OLD on a failed condition, no TTL).
 import { randomBytes, randomUUID } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import {
   DeleteItemCommand, DescribeTableCommand, GetItemCommand, DescribeTimeToLiveCommand, DynamoDBClient
@@ -383,6 +385,27 @@ t.test('dynalite: a record released between the failed claim and its read is cla
   const retry = await counted(fixture, () => store.claim(id, 'fp', FAR(), TTL))
   t.ok(retry.result.claimed)
   t.same(retry.commands, ['PutItem', 'GetItem', 'DeleteItem', 'PutItem'])
+})
+
+t.test('an endpoint that answers what DynamoDB would not: the error says the HTTP status and what the SDK made of it', async (t) => {
+  const server = createServer((request, response) => {
+    request.resume()
+    const status = request.headers['x-amz-target'] === 'DynamoDB_20120810.DeleteItem' ? 400 : 404
+    response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' })
+    response.end(status === 400 ? '{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}' : '')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 })
+  t.teardown(() => client.destroy())
+  const store = new DynamoDBIdempotencyStore({ table: 'idempotency', client })
+  await t.rejects(store.claim('id', 'fp', FAR(), TTL), {
+    code: 'HALO_ERR_IDEMPOTENCY_STORE', message: 'The idempotency store is unavailable: Unknown: UnknownError (the endpoint answered HTTP 404)'
+  })
+  await t.rejects(store.release('id', 'owner'), {
+    message: 'The idempotency store is unavailable: ThrottlingException: Rate exceeded (the endpoint answered HTTP 400)'
+  })
 })
 
 t.test('DynamoDB unreachable: every call rejects promptly with HALO_ERR_IDEMPOTENCY_STORE', async (t) => {

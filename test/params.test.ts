@@ -339,6 +339,20 @@ t.test('a local file gives the same API without AWS', async (t) => {
   ])
 })
 
+t.test('a relative parameter file is resolved from the working directory, and a missing one named by its full path', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'halo-params-'))
+  const previous = process.cwd()
+  t.teardown(async () => {
+    process.chdir(previous)
+    await rm(dir, { recursive: true })
+  })
+  await writeFile(join(dir, 'params.local.json'), '{ "/svc/name": "local" }')
+  process.chdir(dir)
+  t.equal(await new HaloParams({ source: await FileSource.fromFile('params.local.json') }).get('/svc/name'), 'local')
+  const error = await FileSource.fromFile('missing.json').catch((error: unknown) => error) as Error
+  t.ok(error.message.includes(`cannot read parameter file ${join(process.cwd(), 'missing.json')}: ENOENT`), error.message)
+})
+
 t.test('a parameter file that cannot be used is refused, naming it', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'halo-params-'))
   t.teardown(() => rm(dir, { recursive: true }))
@@ -376,7 +390,9 @@ t.test('config: a 50-parameter path loads in at most 5 calls, nested, coerced an
   server.put('/svc/prod/hosts', '["a","b"]')
   server.put('/svc/prod/extra/x', 'y')
   server.put('/svc/prod/password', 'hunter2', 'SecureString')
-  putMany(server, '/svc/prod/unlisted', 40)
+  server.put('/svc/prod/db/admin-password', 'other-secret', 'SecureString')
+  server.put('/svc/prod/extra-secret', 'other-secret', 'SecureString')
+  putMany(server, '/svc/prod/unlisted', 38)
   const config = await loadConfig(params, { path: '/svc/prod', schema })
   t.ok(server.calls.GetParametersByPath <= 5, `${server.calls.GetParametersByPath} calls`)
   t.match(config, {
@@ -390,7 +406,8 @@ t.test('config: a 50-parameter path loads in at most 5 calls, nested, coerced an
     extra: { x: 'y' },
     password: 'hunter2'
   })
-  t.equal(Object.keys((config as unknown as Record<string, object>).unlisted).length, 40, 'parameters the schema does not list are kept')
+  t.notOk('unlisted' in config, 'parameters the schema does not name are left out')
+  t.notMatch(JSON.stringify(config), 'other-secret', 'a secret outside the schema is not in the configuration')
   const port: number = config.port
   t.equal(port, 8080.5)
 })

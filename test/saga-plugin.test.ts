@@ -96,6 +96,16 @@ t.test('an uncaught SagaRollback answers 500 problem+json naming the failed stat
   t.match(logs.lines.find(({ msg }) => msg === 'request failed'), { level: 'error', correlationId: 'trip-7', err: { failedState: 'BookFlight' } })
 })
 
+t.test('ctx.log lines carry the saga, its id, the state and the request\'s correlation id', async (t) => {
+  const { app, logs } = await sagaApp(t, {}, tripRoutes)
+  app.saga.load('travel', travelDefinition(), travelApis([], (ctx) => { ctx.log.info({ partner: 'ok' }, 'partner called') }))
+  const response = await app.inject({ method: 'POST', url: '/trips/travel', headers: { 'x-correlation-id': 'trip-log' } })
+  const { sagaId } = response.json()
+  const partnerLines = logs.lines.filter(({ msg }) => msg === 'partner called')
+  t.same(partnerLines.map(({ saga, sagaId, state, correlationId, partner }) => ({ saga, sagaId, state, correlationId, partner })),
+    BOOK_STATES.map((state) => ({ saga: 'travel', sagaId, state, correlationId: 'trip-log', partner: 'ok' })))
+})
+
 t.test('a SagaError answers 500 problem+json naming the compensations still pending', async (t) => {
   const { app } = await sagaApp(t, {}, tripRoutes)
   app.saga.load('stuck', travelDefinition(), travelApis([], refusing('BookHotel', 'CancelHotel')), { compensationRetry: { IntervalSeconds: 0, MaxAttempts: 0 } })

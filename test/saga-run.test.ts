@@ -37,6 +37,14 @@ async function recordOf (sagaLog: MemorySagaLog, sagaId: string): Promise<SagaRe
   return await sagaLog.get(sagaId) as SagaRecord
 }
 
+t.test('ctx.log lines carry the saga, its id and the state, also through a logger that makes no children', async (t) => {
+  const log = captureLog()
+  const saga = loadSaga('travel', travelDefinition(), { apis: travelApis([], (ctx) => { ctx.log.warn({ partner: 'slow' }, 'partner called') }) })
+  const { sagaId } = await saga.run({ payloads: seedPayloads(), log })
+  t.same(log.lines.filter(({ msg }) => msg === 'partner called'),
+    BOOK_STATES.map((state) => ({ saga: 'travel', sagaId, state, partner: 'slow', level: 'warn', msg: 'partner called' })))
+})
+
 t.test('the seed definition with the seed payloads and apis commits and returns every result', async (t) => {
   const calls: PartnerCall[] = []
   const sagaLog = new MemorySagaLog()
@@ -315,6 +323,18 @@ t.test('options are checked', async (t) => {
   await t.rejects(saga.run({ payloads: {}, apis: { CancelHotel: 'no' } as never }),
     { code: 'HALO_ERR_OPTION', message: /no API function for state "CancelHotel"/ })
   await t.rejects(loadSaga('travel', definition).run({ payloads: {} }), { message: /no API function for state/ })
+})
+
+t.test('APIs given at load are complete: a missing one, or one keyed by Resource, is refused at load naming the state', async (t) => {
+  const definition = travelDefinition()
+  const { BookFlight: _missing, ...withoutBookFlight } = travelApis([])
+  t.throws(() => loadSaga('travel', definition, { apis: withoutBookFlight }),
+    { code: 'HALO_ERR_OPTION', message: /saga "travel": no API function for state "BookFlight" in apis \(APIs are keyed by state name, not by Resource\)/ })
+  const byResource = Object.fromEntries(Object.values(definition.States).flatMap((state) =>
+    'Resource' in state ? [[state.Resource, async () => ({})]] : []))
+  t.throws(() => loadSaga('travel', definition, { apis: byResource }), { message: /no API function for state "BookHotel"/ })
+  const inherited = { StartAt: 'toString', States: { toString: { Type: 'Task', Resource: 'Text', ResultPath: '$.Text', End: true } } }
+  t.throws(() => loadSaga('text', inherited, { apis: {} }), { message: /no API function for state "toString"/ }, 'an inherited function is no API')
 })
 
 t.test('the saga log: a taken id, a failing log, bounded memory', async (t) => {

@@ -62,7 +62,7 @@ t.test('the exported travel saga and its variants are valid ASL, with ARN and pa
   const { app } = await buildApp()
   t.teardown(() => app.close())
   for (const [name, definition] of Object.entries(VARIANTS)) {
-    app.saga.load(name, definition(), {})
+    app.saga.load(name, definition())
     const machine = app.saga.stateMachine(name, { functionArn: FUNCTION_ARN })
     const { isValid, errorsText } = aslValidator(machine, { checkArn: true, checkPaths: true })
     t.ok(isValid, `${name}: ${errorsText()}`)
@@ -79,7 +79,7 @@ t.test('the exported travel saga and its variants are valid ASL, with ARN and pa
   t.same((machine.States.CancelHotel.Retry as unknown[]).length, 2, 'a compensation\'s Catch naming itself becomes its retry')
   t.notOk('Catch' in machine.States.CancelHotel)
   t.throws(() => app.saga.stateMachine('travel', { functionArn: 'travel' }), { code: 'HALO_ERR_OPTION', message: /functionArn/ })
-  app.saga.load('reserved', withTask(travelDefinition(), 'BookHotel', { ResultPath: '$.payloads' }), {})
+  app.saga.load('reserved', withTask(travelDefinition(), 'BookHotel', { ResultPath: '$.payloads' }))
   t.throws(() => app.saga.stateMachine('reserved', { functionArn: FUNCTION_ARN }), { message: /BookHotel.*reserved/ })
 })
 
@@ -210,7 +210,7 @@ t.test('exported Retry spells out the defaults both engines share; a Fail keeps 
   for (const state of ['CancelHotel', 'CancelFlight', 'CancelRental']) delete (definition.States[state] as { Catch?: unknown }).Catch
   const { app } = await buildApp()
   t.teardown(() => app.close())
-  app.saga.load('travel', withTask(withTask(definition, 'BookFlight', { Retry: [{ ErrorEquals: ['PartnerBusy'] }] }), 'Fail', { Error: 'TripCancelled' } as never), {})
+  app.saga.load('travel', withTask(withTask(definition, 'BookFlight', { Retry: [{ ErrorEquals: ['PartnerBusy'] }] }), 'Fail', { Error: 'TripCancelled' } as never))
   const machine = app.saga.stateMachine('travel', { functionArn: FUNCTION_ARN })
   t.same((machine.States.BookFlight.Retry as unknown[])[1], { ErrorEquals: ['PartnerBusy'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2 },
     'ASL\'s defaults are the in-process ones, written out')

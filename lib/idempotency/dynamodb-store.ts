@@ -197,9 +197,20 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
       const { sdk, client } = await this.#aws.connect()
       return await operation(sdk, client)
     } catch (error) {
-      throw Object.assign(new HALO_ERR_IDEMPOTENCY_STORE(errorMessage(error)), { cause: error })
+      throw Object.assign(new HALO_ERR_IDEMPOTENCY_STORE(describeFailure(error)), { cause: error })
     }
   }
+}
+
+/**
+ * What the endpoint answered, for the 503's message and log line: an answer the SDK cannot parse (a proxy's
+ * or a wrong endpoint's 404) reaches us as a bare `UnknownError`, and only its HTTP status tells why.
+ */
+function describeFailure (error: unknown): string {
+  const message = errorMessage(error)
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode
+  if (status === undefined) return message
+  return `${(error as Error).name}: ${message} (the endpoint answered HTTP ${status})`
 }
 
 /**

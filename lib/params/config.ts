@@ -23,7 +23,8 @@ const BOOLEAN_WORDS = new Map([['true', true], ['false', false], ['1', true], ['
 
 /**
  * Reads every parameter below `path` (`HALO_PARAM_*` overrides included, also for names the schema lists
- * but the source lacks), nests them by `/`, applies the schema's defaults, and validates. Rejects with one
+ * but the source lacks), nests them by `/`, drops those the schema does not name, applies the schema's
+ * defaults, and validates. Rejects with one
  * HALO_ERR_PARAM_INVALID naming each missing or invalid parameter.
  */
 export async function loadConfig<S extends TSchema> (params: HaloParams, { path, schema }: LoadConfigOptions<S>): Promise<HaloConfig<S>> {
@@ -36,6 +37,9 @@ export async function loadConfig<S extends TSchema> (params: HaloParams, { path,
   const nest = new Nest(config, schema, prefix, problems)
   for (const name of [...values.keys()].sort()) nest.insert(name, values.get(name)!)
 
+  // A path often holds more than this service reads (other services' secrets among them): only what the
+  // schema names reaches fastify.config, where any code of the app could read or log it.
+  Value.Clean(schema, config)
   Value.Default(schema, config)
   for (const error of Value.Errors(schema, config)) {
     const name = prefix + error.path.slice(1)

@@ -1,6 +1,7 @@
 // Where parameter values come from. HaloParams caches on top of a source; SSM in production, a JSON file
 // locally, and `HALO_PARAM_*` environment variables over either (see envOverrideName).
 import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { HALO_ERR_PARAM_INVALID, HALO_ERR_PARAM_NOT_FOUND, errorMessage } from '../errors.js'
 
 /** `signal`, when given, is the deadline of the request waiting for the answer: a remote source gives up then. */
@@ -39,12 +40,15 @@ export class FileSource implements ParamSource {
       [name, typeof value === 'string' ? value : JSON.stringify(value)]))
   }
 
+  /** A relative `file` is resolved from the process's working directory, not from the calling module's. */
   static async fromFile (file: string): Promise<FileSource> {
+    const path = resolve(file)
     let text: string
     try {
-      text = await readFile(file, 'utf8')
+      text = await readFile(path, 'utf8')
     } catch (error) {
-      throw new HALO_ERR_PARAM_INVALID(`cannot read parameter file ${file}: ${errorMessage(error)}`)
+      // The resolved path tells a relative name's reader which working directory it was looked up from.
+      throw new HALO_ERR_PARAM_INVALID(`cannot read parameter file ${path}: ${errorMessage(error)}`)
     }
     // JSON.parse's message quotes the text, which may hold secrets: it is not passed on.
     let values: unknown

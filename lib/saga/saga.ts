@@ -174,6 +174,18 @@ export const STATES_TIMEOUT = 'States.Timeout'
 const MAX_TIMER_MS = 2 ** 31 - 1
 const ignore = (): void => {}
 export const silentLogger: SagaLogger = { info: ignore, warn: ignore, error: ignore }
+
+/**
+ * `ctx.log`: the run's logger with the saga, its id and the state on every line, so that a step's own lines
+ * can be told apart. A child where the logger makes them (pino, Fastify's request.log), else a wrapper.
+ */
+function stepLogger (log: SagaLogger, bindings: { saga: string, sagaId: string, state: string }): SagaLogger {
+  if (log === silentLogger) return log
+  const parent = log as SagaLogger & { child?: (bindings: object) => SagaLogger }
+  if (typeof parent.child === 'function') return parent.child(bindings)
+  const bind = (level: keyof SagaLogger) => (obj: object, msg: string) => { log[level]({ ...bindings, ...obj }, msg) }
+  return { info: bind('info'), warn: bind('warn'), error: bind('error') }
+}
 const neverAborted = new AbortController().signal
 
 const LEVELS: Record<SagaEventName, keyof SagaLogger> = {
@@ -395,6 +407,8 @@ export class Saga {
     this.forward = this.#graph.forward
     this.sagaLog = options?.sagaLog ?? new MemorySagaLog()
     this.#apis = options?.apis ?? {}
+    // APIs given here are meant to be complete: a missing one is named now, not when a run first needs it.
+    if (options?.apis !== undefined) this.#apisFor(undefined, this.#graph.tasks.keys())
     const compensationRetrier = toRetrier({ IntervalSeconds: 1, MaxAttempts: 2, ...options?.compensationRetry, ErrorEquals: [ALL_ERRORS] })
     for (const [state, task] of this.#graph.tasks) {
       const own = (task.Retry ?? []).map(toRetrier)
@@ -560,6 +574,7 @@ export class Saga {
     const { retriers, resultCheck } = this.#task(state)
     const retriesDone = retriers.map(() => 0)
     const idempotencyKey = createHash('sha256').update(`${execution.sagaId}\n${state}`).digest('base64url')
+    const log = stepLogger(execution.log, { saga: this.name, sagaId: execution.sagaId, state })
     for (let attempt = 1; ; attempt++) {
       await journal.record({ event: `${role}-started`, state, attempt }, role === 'step' && attempt === 1 ? { started: state } : undefined)
       let error: unknown
@@ -572,7 +587,7 @@ export class Saga {
         results: execution.results,
         signal: controller.signal,
         idempotencyKey,
-        log: execution.log,
+        log,
         context: execution.context
       }))
       try {
@@ -626,7 +641,9 @@ export class Saga {
     const apis = overrides === undefined ? this.#apis : { ...this.#apis, ...overrides }
     for (const state of states) {
       // Own properties only: `toString` is no partner API.
-      if (!Object.hasOwn(apis, state) || typeof apis[state] !== 'function') throw new HALO_ERR_OPTION(`saga "${this.name}": no API function for state "${state}" in apis`)
+      if (!Object.hasOwn(apis, state) || typeof apis[state] !== 'function') {
+        throw new HALO_ERR_OPTION(`saga "${this.name}": no API function for state "${state}" in apis (APIs are keyed by state name, not by Resource)`)
+      }
     }
     return apis
   }
