@@ -148,7 +148,7 @@ t.test('with a queue configured, TripBooked goes to SQS with the booking\'s corr
       else process.env[name] = value
     }
   })
-  const { url } = await startTravel(t, { tripBookedQueueUrl: `${sqs.endpoint}/123456789012/trip-booked` })
+  const { url } = await startTravel(t, { tripBookedQueue: { url: `${sqs.endpoint}/123456789012/trip-booked` } })
   const { status, body } = await post(`${url}/bookings`, TRIP, { 'x-correlation-id': 'trip-queued' })
   t.equal(status, 201)
   const [sent] = sqs.requests.map((request) => JSON.parse(request.body))
@@ -176,7 +176,7 @@ t.test('partners replay a repeated idempotency key; bad requests are answered as
 
 t.test('on Lambda: the same bookings through createLambdaHandler and an HTTP API event, on DynamoDB and with the partners\' URL read from SSM', async (t) => {
   const partners = await startTravel(t)
-  const { env, ssm } = await deployTravel(t, `${partners.url}/partners`)
+  const { env, ssm, sqs } = await deployTravel(t, `${partners.url}/partners`)
   // The handler's app logs to standard output, which is tap's; its partners' lines are captured.
   const environment = { ...env, LOG_LEVEL: 'silent' }
   const saved = Object.fromEntries(Object.keys(environment).map((name) => [name, process.env[name]]))
@@ -210,6 +210,7 @@ t.test('on Lambda: the same bookings through createLambdaHandler and an HTTP API
   t.same(partnerMessages(refusedLines), ['hotel booked', 'flight: nothing to cancel', 'hotel cancelled'])
   t.ok(refusedLines.every(({ correlationId }) => correlationId === 'apigw-refused'))
   t.match(ssm.calls, { GetParameter: 1, GetParameters: 0 }, 'the parameter is read once, then cached')
+  t.same(sqs.requests.map(({ operation, body }) => [operation, JSON.parse(body).QueueUrl]), [['AmazonSQS.SendMessage', env.TRIP_BOOKED_QUEUE_URL]], 'the booking, on the queue the template names')
 })
 
 t.test('`npm start`: server.ts serves bookings on PORT with embedded defaults, and ends on SIGTERM', async (t) => {

@@ -13,7 +13,7 @@ import halo, {
 import travelSaga from './travel-saga.json' with { type: 'json' }
 import { TRAVEL_ERR_BOOKING_NOT_FOUND, TRAVEL_ERR_PARTNER_REFUSED } from './errors.js'
 import { emptyLedgers, partnerRoutes, type Partner } from './partners.js'
-import { tripBookedNotifications } from './trip-booked.js'
+import { tripBookedNotifications, type TripBookedQueue } from './trip-booked.js'
 
 export const SAGA = 'travel'
 /** Where the service's parameters are, unless `paramsPath` says otherwise (on Lambda: `PARAMS_PATH`). */
@@ -36,8 +36,8 @@ export interface TravelAppOptions {
   sagaLog?: SagaLog
   /** Where log lines go. Default: standard output. */
   logStream?: DestinationStream
-  /** The SQS queue of TripBooked messages. Default: `TRIP_BOOKED_QUEUE_URL`, else the local stand-in. */
-  tripBookedQueueUrl?: string
+  /** The SQS queue of TripBooked messages (on Lambda: `TRIP_BOOKED_QUEUE_URL`). Default: the local stand-in. */
+  tripBookedQueue?: TripBookedQueue
 }
 
 const BookState = Type.Unsafe<typeof BOOK_STATES[number]>({ type: 'string', enum: [...BOOK_STATES] })
@@ -120,7 +120,7 @@ export async function buildTravelApp (options: TravelAppOptions = {}): Promise<F
   const partnersUrlParam = `${options.paramsPath ?? PARAMS_PATH}/${PARTNERS_URL_NAME}`
 
   await app.register(partnerRoutes, { prefix: '/partners', ledgers: emptyLedgers() })
-  const publishTripBooked = await tripBookedNotifications(app, options.tripBookedQueueUrl ?? process.env.TRIP_BOOKED_QUEUE_URL)
+  const publishTripBooked = await tripBookedNotifications(app, options.tripBookedQueue)
 
   app.post<{ Body: BookingBody, Querystring: BookingQuery }>('/bookings', {
     schema: { body: BookingBodySchema, querystring: BookingQuerySchema }

@@ -1,6 +1,7 @@
-// Writes the travel saga as a Step Functions state machine definition, for template.statemachine.yaml:
-//   npx tsx examples/travel/state-machine.ts arn:aws:lambda:REGION:ACCOUNT:function:travel > examples/travel/travel.asl.json
-// SAM substitutes the real ARN through DefinitionSubstitutions when given `${TravelFunctionArn}`, the default.
+// Writes the travel saga as a Step Functions state machine definition, for template.yaml (TravelStateMachine):
+//   npx tsx examples/travel/state-machine.ts > examples/travel/travel.asl.json
+// Its tasks name `${TravelFunctionArn}`, which SAM substitutes through DefinitionSubstitutions; a function
+// ARN given as the argument is written in its place, for a state machine made without SAM.
 import { buildTravelApp, SAGA } from './app.js'
 
 // eslint-disable-next-line no-template-curly-in-string -- SAM's substitution, written as SAM reads it

@@ -6,6 +6,7 @@
 // consumer's log lines show the booking's correlationId as they would on AWS.
 import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
+import type { SQSClient } from '@aws-sdk/client-sqs'
 import { createLambdaHandler, forwardCorrelation, type EventRoutes } from '../../index.js'
 
 export const TRIP_BOOKED_ROUTE = '/notifications/trip-booked'
@@ -17,6 +18,12 @@ export interface TripBooked {
   sagaId: string
   traveller: string
   destination: string
+}
+
+export interface TripBookedQueue {
+  url: string
+  /** Default: one made from the SDK's configuration (the function's region and credentials). */
+  client?: SQSClient
 }
 
 export type PublishTripBooked = (trip: TripBooked) => Promise<void>
@@ -68,10 +75,10 @@ function localQueue (app: FastifyInstance): { handle (request: { body: string | 
 }
 
 /**
- * Adds the consumer route, and returns how the booking route publishes: to `queueUrl` when given (Lambda),
+ * Adds the consumer route, and returns how the booking route publishes: to `queue` when given (Lambda),
  * else to the local stand-in.
  */
-export async function tripBookedNotifications (app: FastifyInstance, queueUrl: string | undefined): Promise<PublishTripBooked> {
+export async function tripBookedNotifications (app: FastifyInstance, queue: TripBookedQueue | undefined): Promise<PublishTripBooked> {
   app.post<{ Body: TripBooked }>(TRIP_BOOKED_ROUTE, async (request) => {
     const { sagaId, traveller, destination } = request.body
     request.log.info({ sagaId, eventSource: request.eventSource }, `traveller ${traveller} notified of the trip to ${destination}`)
@@ -79,11 +86,12 @@ export async function tripBookedNotifications (app: FastifyInstance, queueUrl: s
   })
   // Loaded only where it is used: a service that never publishes loads no SQS code.
   const { SQSClient, SendMessageCommand } = await import('@aws-sdk/client-sqs')
-  const sqs = forwardCorrelation(queueUrl === undefined
+  const sqs = forwardCorrelation(queue === undefined
     ? new SQSClient({ region: 'local', endpoint: 'http://queue.local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: localQueue(app) })
-    : new SQSClient({}))
-  app.addHook('onClose', async () => { sqs.destroy() })
-  const QueueUrl = queueUrl ?? 'http://queue.local/000000000000/trip-booked'
+    : queue.client ?? new SQSClient({}))
+  // A client given by the caller is the caller's to destroy.
+  if (queue?.client === undefined) app.addHook('onClose', async () => { sqs.destroy() })
+  const QueueUrl = queue?.url ?? 'http://queue.local/000000000000/trip-booked'
   return async (trip) => {
     await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify(trip) }))
   }
