@@ -2,7 +2,7 @@
 // the event's request id, log lines carry the function's fields, and the deadline counts down from the
 // context's remaining time. Locally there is no invocation and every reader gets undefined.
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { EventSourceName } from './events/records.js'
+import type { EventSourceName } from './event-sources.js'
 
 /** The parts of the Lambda context object that Halo reads. */
 export interface LambdaContextLike {

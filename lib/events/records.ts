@@ -3,9 +3,9 @@
 // input: any member may be missing or of the wrong type, and a malformed record must still be answered.
 import { CORRELATION_CONTEXT_FIELD, isCorrelationHeader } from '../correlation.js'
 import { unmarshallItem } from './dynamodb-json.js'
+import type { EventSourceName } from '../event-sources.js'
 
-export const EVENT_SOURCES = ['sqs', 'sns', 'eventbridge', 'kinesis', 'dynamodb', 's3'] as const
-export type EventSourceName = typeof EVENT_SOURCES[number]
+export { EVENT_SOURCES, type EventSourceName } from '../event-sources.js'
 
 /** The records of one invocation. */
 export interface RecordBatch {
