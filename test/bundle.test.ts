@@ -42,16 +42,19 @@ t.test("the README's esbuild command bundles the travel example into a handler l
     '--verboselevel', '3', '-E', JSON.stringify(env)
   ], work)
 
-  // lambda-local prints the function's output and, after its "End - Result:" line, the result as indented
-  // JSON, which ends with a line of its own closing brace (log lines written later may follow it).
   const lines = stdout.split('\n')
   const logLines = lines.filter((line) => line.startsWith('{"level":')).map((line) => JSON.parse(line))
   t.ok(logLines.length > 0, 'the function logged JSON lines')
   t.ok(logLines.every((line) => line.service === 'travel' && line.correlationId === 'bundle-1'), 'each with the service and the correlation id')
   t.ok(logLines.some((line) => line.saga === 'travel'), 'the saga logged its steps')
-  const resultStart = stdout.indexOf('{', stdout.indexOf('End - Result:'))
-  t.ok(resultStart > 0, 'lambda-local printed a result')
-  const result = JSON.parse(stdout.slice(resultStart, stdout.indexOf('\n}', resultStart) + 2))
+  // lambda-local prints the result after its "End - Result:" line as indented JSON whose opening brace ends a
+  // line of its own (after lambda-local's level label, colored or not); log lines written later may come first.
+  // eslint-disable-next-line no-control-regex -- ANSI color codes
+  const printed = stdout.replace(/\x1b\[[0-9;]*m/g, '')
+  const opening = /^(?:info: )?\{$/m.exec(printed.slice(printed.indexOf('End - Result:')))
+  t.ok(opening !== null, 'lambda-local printed a result')
+  const resultStart = printed.indexOf('End - Result:') + opening!.index + opening![0].length - 1
+  const result = JSON.parse(printed.slice(resultStart, printed.indexOf('\n}', resultStart) + 2))
   t.equal(result.statusCode, 201, result.body)
   t.equal(result.headers['x-correlation-id'], 'bundle-1')
   t.match(JSON.parse(result.body), { sagaId: String, results: { BookHotelResult: { status: 'booked' }, BookRentalResult: { status: 'booked' } } })
