@@ -198,3 +198,13 @@ t.test('past DynamoDB\'s item limit: a result too large to log fails its step, i
   const item = await db.client.send(new GetItemCommand({ TableName: fullLog.table, Key: { sagaId: { S: 'full' } } }))
   t.ok(JSON.stringify(item.Item).length < 409_600, 'the item stayed under DynamoDB\'s limit')
 })
+
+t.test('a transition without a result that would outgrow the item is refused before it is sent, naming the saga', async (t) => {
+  const sagaId = randomUUID()
+  await sagaLog.create({ sagaId, name: 'travel', owner: 'runner', payloads: {} }, { event: 'started', at: Date.now() })
+  const sent = commands.length
+  const huge = { name: 'PartnerError', message: 'x'.repeat(450 * 1024) }
+  await t.rejects(sagaLog.update(sagaId, 'runner', { event: 'failed', at: Date.now(), state: 'BookHotel', error: huge }, { status: 'failed' }),
+    { code: 'HALO_ERR_SAGA_RECORD_TOO_LARGE', message: new RegExp(`saga ${sagaId} would make a record of \\d+ bytes`) })
+  t.equal(commands.length, sent, 'no call to DynamoDB')
+})

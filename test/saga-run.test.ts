@@ -414,3 +414,67 @@ t.test('a step that ignores its signal fails with States.Timeout at the deadline
   await new Promise((resolve) => setImmediate(resolve))
   t.same(statesOf(lateCalls), ['BookHotel', 'BookFlight', ...COMPENSATIONS.BookFlight], 'a late failure undoes nothing more')
 })
+
+t.test('a late success: a step whose Catch leads straight to Fail has nothing to undo; a late compensation that fails leaves the saga failed', async (t) => {
+  const late = (states: string[]): { settle: () => void, partner: (ctx: { state: string, attempt: number }) => unknown } => {
+    let settle = (): void => {}
+    return {
+      settle: () => { settle() },
+      partner: ({ state }) => states.includes(state) ? new Promise<void>((resolve) => { settle = resolve }) : undefined
+    }
+  }
+  const lastEvent = async (sagaLog: MemorySagaLog, sagaId: string, event: string): Promise<SagaRecord> =>
+    await until(async () => {
+      const record = await recordOf(sagaLog, sagaId)
+      return record.events.some((entry) => entry.event === event) ? record : undefined
+    })
+
+  const straightToFail = withTask(travelDefinition(), 'BookHotel', { Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Fail' }] })
+  const hotel = late(['BookHotel'])
+  const hotelCalls: PartnerCall[] = []
+  const hotelLog = new MemorySagaLog()
+  const uncaught = await loadSaga('travel', { ...straightToFail, TimeoutSeconds: 0.05 }, { apis: travelApis(hotelCalls, hotel.partner), sagaLog: hotelLog })
+    .run({ payloads: seedPayloads() }).catch((error: unknown) => error) as SagaRollback
+  t.match(uncaught, { name: 'SagaRollback', failedState: 'BookHotel', compensated: [] })
+  hotel.settle()
+  const settled = await lastEvent(hotelLog, uncaught.sagaId, 'late-success')
+  t.equal(settled.events.at(-1)?.event, 'late-success', 'nothing runs after the warning: the step has no compensation of its own')
+  t.same(statesOf(hotelCalls), ['BookHotel'])
+
+  const rental = late(['BookRental'])
+  let cancellations = 0
+  const rentalCalls: PartnerCall[] = []
+  const rentalLog = new MemorySagaLog()
+  const apis = travelApis(rentalCalls, (ctx) => {
+    if (ctx.state === 'CancelRental' && ++cancellations > 1) throw new Error('the partner is down')
+    return rental.partner(ctx)
+  })
+  const timedOut = await loadSaga('travel', { ...travelDefinition(), TimeoutSeconds: 0.05 }, { apis, sagaLog: rentalLog, compensationRetry })
+    .run({ payloads: seedPayloads() }).catch((error: unknown) => error) as SagaRollback
+  t.match(timedOut, { name: 'SagaRollback', failedState: 'BookRental' })
+  rental.settle()
+  const failed = await lastEvent(rentalLog, timedOut.sagaId, 'failed')
+  t.match(failed, { status: 'failed', pending: ['CancelRental'] }, 'the late booking that could not be cancelled is left for an operator')
+
+  class LogDownAtLateSuccess extends MemorySagaLog {
+    override async update (...args: Parameters<MemorySagaLog['update']>): Promise<void> {
+      if (args[2].event === 'late-success') throw new Error('the saga log is down')
+      await super.update(...args)
+    }
+  }
+  const flight = late(['BookFlight'])
+  const log = captureLog()
+  const unlogged = await loadSaga('travel', { ...travelDefinition(), TimeoutSeconds: 0.05 }, { apis: travelApis([], flight.partner), sagaLog: new LogDownAtLateSuccess() })
+    .run({ payloads: seedPayloads(), log }).catch((error: unknown) => error) as SagaRollback
+  t.match(unlogged, { name: 'SagaRollback', failedState: 'BookFlight' })
+  flight.settle()
+  const line = await until(async () => log.lines.find(({ level }) => level === 'error'))
+  t.match(line, { state: 'BookFlight', event: 'late-success', msg: 'saga travel BookFlight succeeded after it timed out and could not be undone' }, 'a late success that cannot be undone is an error line')
+})
+
+t.test('the memory log refuses a lease renewal from a recoverer that does not hold the saga', async (t) => {
+  const sagaLog = new MemorySagaLog()
+  await sagaLog.create({ sagaId: 's-1', name: 'travel', owner: 'runner', payloads: {} }, { event: 'started', at: Date.now() })
+  await t.rejects(sagaLog.renew('s-1', 'someone-else', Date.now() + 1000), { code: 'HALO_ERR_SAGA_CONFLICT' })
+  await t.rejects(sagaLog.renew('unknown', 'runner', Date.now() + 1000), { code: 'HALO_ERR_SAGA_CONFLICT' })
+})
