@@ -478,3 +478,29 @@ t.test('the memory log refuses a lease renewal from a recoverer that does not ho
   await t.rejects(sagaLog.renew('s-1', 'someone-else', Date.now() + 1000), { code: 'HALO_ERR_SAGA_CONFLICT' })
   await t.rejects(sagaLog.renew('unknown', 'runner', Date.now() + 1000), { code: 'HALO_ERR_SAGA_CONFLICT' })
 })
+
+t.test('the run\'s signal aborting while a step is logged as started: the attempt fails with States.Timeout at once, and the aborted run leaves its compensations pending', async (t) => {
+  const controller = new AbortController()
+  class AbortingAtBookFlight extends MemorySagaLog {
+    override async update (...args: Parameters<MemorySagaLog['update']>): Promise<void> {
+      await super.update(...args)
+      if (args[2].event === 'step-started' && args[2].state === 'BookFlight') controller.abort(new Error('the caller went away'))
+    }
+  }
+  const outcome = await loadSaga('travel', travelDefinition(), { apis: travelApis([]), sagaLog: new AbortingAtBookFlight(), compensationRetry })
+    .run({ payloads: seedPayloads(), signal: controller.signal }).catch((error: unknown) => error)
+  t.match(outcome, { name: 'SagaError', failedState: 'BookFlight', cause: { name: 'States.Timeout' }, pending: ['CancelFlight', 'CancelHotel'] })
+})
+
+t.test('a compensation done but not logged for another reason than its size: the run fails with the log\'s error', async (t) => {
+  class DownAtCompensation extends MemorySagaLog {
+    override async update (...args: Parameters<MemorySagaLog['update']>): Promise<void> {
+      if (args[2].event === 'compensation-succeeded') throw new Error('the saga log is down')
+      await super.update(...args)
+    }
+  }
+  const calls: PartnerCall[] = []
+  await t.rejects(loadSaga('travel', travelDefinition(), { apis: travelApis(calls, refusing('BookFlight')), sagaLog: new DownAtCompensation(), compensationRetry })
+    .run({ payloads: seedPayloads() }), { message: 'the saga log is down' })
+  t.same(statesOf(calls), ['BookHotel', 'BookFlight', 'CancelFlight'], 'nothing more runs once the log cannot keep up')
+})
