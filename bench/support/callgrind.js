@@ -112,37 +112,33 @@ async function send (port, { method, path, headers, body }, status, count) {
 
 const fileName = (text) => text.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').toLowerCase()
 
-export async function countHttpVariant (variant, { warmUp, requests }) {
-  const name = `http-${variant}`
-  const server = await startUnderCallgrind(httpServerScript, [variant], name)
-  try {
-    const counts = new Map()
-    for (const scenario of scenarios.filter((scenario) => scenario.kind === 'http' && scenario.variants.includes(variant))) {
-      await send(server.ready.port, scenario.request, scenario.status, warmUp)
-      const instructions = await counted(server, name, `${name}-${fileName(scenario.name)}`,
-        () => send(server.ready.port, scenario.request, scenario.status, requests))
-      counts.set(scenario.name, { all: instructions.all / requests, own: instructions.own / requests })
-    }
-    return counts
-  } finally {
-    await server.stop()
+/** How each kind of scenario is driven: the process counted, and how `count` requests are sent to it. */
+const drivers = {
+  http: {
+    script: httpServerScript,
+    drive: (server, { request, status }, count) => send(server.ready.port, request, status, count)
+  },
+  lambda: {
+    script: lambdaLoopScript,
+    drive: (loop, { request, status }, count) => loop.ask({ request, status, invocations: count })
   }
 }
 
-export async function countLambdaVariant (variant, { warmUp, requests }) {
-  const name = `lambda-${variant}`
-  const loop = await startUnderCallgrind(lambdaLoopScript, [variant], name)
+/** Instructions per request of one variant in each scenario of its kind, after `warmUp` requests. */
+async function countVariant (kind, variant, { warmUp, requests }) {
+  const name = `${kind}-${variant}`
+  const { script, drive } = drivers[kind]
+  const worker = await startUnderCallgrind(script, [variant], name)
   try {
     const counts = new Map()
-    for (const scenario of scenarios.filter((scenario) => scenario.kind === 'lambda' && scenario.variants.includes(variant))) {
-      await loop.ask({ request: scenario.request, status: scenario.status, invocations: warmUp })
-      const instructions = await counted(loop, name, `${name}-${fileName(scenario.name)}`,
-        () => loop.ask({ request: scenario.request, status: scenario.status, invocations: requests }))
+    for (const scenario of scenarios.filter((scenario) => scenario.kind === kind && scenario.variants.includes(variant))) {
+      await drive(worker, scenario, warmUp)
+      const instructions = await counted(worker, name, `${name}-${fileName(scenario.name)}`, () => drive(worker, scenario, requests))
       counts.set(scenario.name, { all: instructions.all / requests, own: instructions.own / requests })
     }
     return counts
   } finally {
-    await loop.stop()
+    await worker.stop()
   }
 }
 
@@ -160,7 +156,7 @@ export async function runCallgrind ({ mode, only }) {
   for (const { kind, variants } of chosen) {
     for (const variant of variants) {
       const key = `${kind}-${variant}`
-      if (!jobs.has(key)) jobs.set(key, (kind === 'http' ? countHttpVariant : countLambdaVariant)(variant, settings[mode]))
+      if (!jobs.has(key)) jobs.set(key, countVariant(kind, variant, settings[mode]))
     }
   }
   const counts = new Map(await Promise.all([...jobs].map(async ([key, job]) => [key, await job])))
