@@ -1,7 +1,7 @@
 // The request context that code without the request object reads (saga steps, SDK middleware, helpers):
 // `haloContext()` returns it inside a request and undefined outside one. The plugins store the Fastify
 // request itself, which has every member below, so entering the context allocates nothing.
-import { AsyncLocalStorage } from 'node:async_hooks'
+import { AsyncLocalStorage } from './builtins.js'
 
 /** Log methods as pino and Fastify's request logger have them. */
 export interface HaloLogFn {

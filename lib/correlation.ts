@@ -1,6 +1,6 @@
 // Correlation ids: one id follows a call across services. The rules live here, free of Fastify, so the
 // server options (genReqId) and the plugin apply the very same ones.
-import { randomUUID } from 'node:crypto'
+import { randomUUID } from './builtins.js'
 import { eventRequestId, type LambdaInvocation } from './lambda.js'
 
 export const CORRELATION_ID_HEADER = 'x-correlation-id'

@@ -1,6 +1,6 @@
 // The outgoing HTTP client of a request: `fetch` with the correlation headers, bounded by the request's
 // deadline, retrying what is safe to retry. A downstream call must never outlive the answer it serves.
-import { setTimeout as sleep } from 'node:timers/promises'
+import { sleep } from './builtins.js'
 import type { Deadline } from './context.js'
 
 export interface FetchPolicy {

@@ -1,7 +1,7 @@
 // The Lambda invocation being served, for the code that runs inside it: the correlation id falls back to
 // the event's request id, log lines carry the function's fields, and the deadline counts down from the
 // context's remaining time. Locally there is no invocation and every reader gets undefined.
-import { AsyncLocalStorage } from 'node:async_hooks'
+import { AsyncLocalStorage } from './builtins.js'
 import type { EventSourceName } from './event-sources.js'
 
 /** The parts of the Lambda context object that Halo reads. */

@@ -1,6 +1,6 @@
 // RFC 9457 problem details: every error a client sees has the same shape and tells it the trace id to
 // quote. Internal messages and stacks stay in the logs unless the service chooses to expose them.
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES } from './builtins.js'
 import { HALO_ERR_INTERNAL, HALO_ERR_VALIDATION } from './errors.js'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8'

@@ -1,6 +1,6 @@
 import { LogController, type ConnectionError, type FastifyInstance, type FastifyServerOptions, type FastifyReply, type FastifyRequest } from 'fastify'
-import { randomUUID } from 'node:crypto'
-import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import type { IncomingMessage } from 'node:http'
+import { randomUUID, STATUS_CODES } from '../lib/builtins.js'
 import type { Socket } from 'node:net'
 import type { Logger as PinoLogger } from 'pino'
 import { CORRELATION_ID_HEADER, resolveCorrelationId } from '../lib/correlation.js'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Type } from '@sinclair/typebox'
+import { Type, type TSchema } from '@sinclair/typebox'
 import { SagaError, SagaRollback } from '../lib/errors.js'
 import { loadSaga, MemorySagaLog, type SagaDefinition, type SagaLogger, type SagaRecord } from '../lib/saga/index.js'
 import { BOOK_STATES, seedPayloads, statesOf, travelApis, travelDefinition, withTask, type PartnerCall } from './fixtures/travel.js'
@@ -306,6 +306,9 @@ t.test('schemas per Resource: payloads are checked before anything runs, results
   t.match(badResult, { name: 'SagaRollback', failedState: 'BookHotel', cause: { code: 'HALO_ERR_VALIDATION', message: /the result of BookHotel is invalid/ } })
 
   t.throws(() => loadSaga('travel', travelDefinition(), { schemas: { BoatApi: {} } }), { code: 'HALO_ERR_OPTION', message: /Resource "BoatApi", which no state uses/ })
+  const resource = (travelDefinition().States.BookHotel as { Resource: string }).Resource
+  t.throws(() => loadSaga('travel', travelDefinition(), { schemas: { [resource]: { result: { type: 'object' } as unknown as TSchema } } }),
+    { code: 'HALO_ERR_OPTION', message: `option "schemas" for Resource "${resource}": result must be a TypeBox schema` }, 'a plain JSON schema is refused at load, not at run')
 })
 
 t.test('options are checked', async (t) => {

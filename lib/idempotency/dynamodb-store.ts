@@ -4,11 +4,9 @@
 // complete = one UpdateItem and release = one DeleteItem, both conditional on still owning the claim, so a
 // rejected duplicate can never free or overwrite the owner's record.
 // The AWS SDK is imported on first use: applications that never use this store do not pay its load time.
-import { randomUUID } from 'node:crypto'
-import { promisify } from 'node:util'
-import { gunzip, gzip } from 'node:zlib'
 import type { AttributeValue, ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { AwsClient, AwsClientOptions } from '../aws-client.js'
+import { promisify, randomUUID, zlib } from '../builtins.js'
 import { DYNAMODB_MAX_ITEM_BYTES, dynamoDBClient, dynamoDBTableChecks, type DynamoDBModule } from '../dynamodb.js'
 import { HALO_ERR_IDEMPOTENCY_STORE, errorMessage } from '../errors.js'
 import { integerBetween, validateOptions } from '../options.js'
@@ -32,8 +30,13 @@ const LATEST_EPOCH_MS = String(Number.MAX_SAFE_INTEGER)
 // is past its deadline without completing.
 const CLAIMABLE = 'attribute_not_exists(#id) OR #expiration < :now OR (#status = :inProgress AND #inProgressExpiry < :nowMs)'
 
-const gzipAsync = promisify(gzip)
-const gunzipAsync = promisify(gunzip)
+async function gzip (bytes: Buffer): Promise<Buffer> {
+  return await promisify(zlib().gzip)(bytes)
+}
+
+async function gunzip (bytes: Buffer): Promise<Buffer> {
+  return await promisify(zlib().gunzip)(bytes)
+}
 
 export interface DynamoDBIdempotencyStoreOptions extends AwsClientOptions<DynamoDBClient> {
   /** The table: string partition key `id`, TTL attribute `expiration` (see `ensureTable`). */
@@ -180,7 +183,7 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
 
   async #encode (body: Buffer): Promise<{ bytes: Buffer, encoding: 'gzip' | 'identity' }> {
     if (body.byteLength > this.#compressAboveBytes) {
-      const compressed = await gzipAsync(body)
+      const compressed = await gzip(body)
       if (compressed.byteLength < body.byteLength) return { bytes: compressed, encoding: 'gzip' }
     }
     return { bytes: body, encoding: 'identity' }
@@ -255,7 +258,7 @@ async function toRecord (item: Item): Promise<IdempotencyRecord> {
     response: {
       statusCode: Number(item.statusCode.N),
       headers: JSON.parse(item.headers.S as string) as StoredResponse['headers'],
-      body: item.bodyEncoding.S === 'gzip' ? await gunzipAsync(body) : body
+      body: item.bodyEncoding.S === 'gzip' ? await gunzip(body) : body
     }
   }
 }

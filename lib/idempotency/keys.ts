@@ -1,6 +1,6 @@
 // Key derivation for idempotent requests. Everything is hashed: the store never sees a caller's
 // credentials or a request body, only fixed-length hex digests of them.
-import { hash } from 'node:crypto'
+import { hash } from '../builtins.js'
 
 /** md5 is the default (the original Halo's, and ample against accidental collisions); sha256 on request. */
 export type HashAlgorithm = 'md5' | 'sha256'

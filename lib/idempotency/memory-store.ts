@@ -1,7 +1,7 @@
 // The local default: records in a Map, bounded by count and by bytes, and evicted least recently used first
 // (Map keeps insertion order, and a record used again is moved to the end). Claims are atomic because each call runs
 // without awaiting anything. Per process only: on Lambda each instance has its own, so use DynamoDB there.
-import { randomUUID } from 'node:crypto'
+import { randomUUID } from '../builtins.js'
 import { DYNAMODB_MAX_ITEM_BYTES } from '../dynamodb.js'
 import { integerBetween, validateOptions } from '../options.js'
 import {

@@ -3,7 +3,9 @@
 // booleans, JSON objects and arrays), then the whole object is validated at once, so that start-up fails
 // with every problem named. Messages never quote a value: it may be a secret.
 import type { Static, TSchema } from '@sinclair/typebox'
-import { Value, ValueErrorType } from '@sinclair/typebox/value'
+// The value functions by name, not the `Value` object: a bundle then carries these three, not all of them.
+import { Errors, ValueErrorType } from '@sinclair/typebox/errors'
+import { Clean, Default } from '@sinclair/typebox/value'
 import { HALO_ERR_PARAM_INVALID } from '../errors.js'
 import type { HaloParams } from './params.js'
 import { pathPrefix } from './source.js'
@@ -39,9 +41,9 @@ export async function loadConfig<S extends TSchema> (params: HaloParams, { path,
 
   // A path often holds more than this service reads (other services' secrets among them): only what the
   // schema names reaches fastify.config, where any code of the app could read or log it.
-  Value.Clean(schema, config)
-  Value.Default(schema, config)
-  for (const error of Value.Errors(schema, config)) {
+  Clean(schema, config)
+  Default(schema, config)
+  for (const error of Errors(schema, config)) {
     const name = prefix + error.path.slice(1)
     if (!problems.has(name)) {
       problems.set(name, error.type === ValueErrorType.ObjectRequiredProperty ? 'is missing' : `is invalid: ${error.message}`)

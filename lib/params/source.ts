@@ -1,7 +1,6 @@
 // Where parameter values come from. HaloParams caches on top of a source; SSM in production, a JSON file
 // locally, and `HALO_PARAM_*` environment variables over either (see envOverrideName).
-import { readFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { readFile, resolvePath } from '../builtins.js'
 import { HALO_ERR_PARAM_INVALID, HALO_ERR_PARAM_NOT_FOUND, errorMessage } from '../errors.js'
 
 /** `signal`, when given, is the deadline of the request waiting for the answer: a remote source gives up then. */
@@ -42,7 +41,7 @@ export class FileSource implements ParamSource {
 
   /** A relative `file` is resolved from the process's working directory, not from the calling module's. */
   static async fromFile (file: string): Promise<FileSource> {
-    const path = resolve(file)
+    const path = resolvePath(file)
     let text: string
     try {
       text = await readFile(path, 'utf8')

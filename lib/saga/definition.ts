@@ -2,8 +2,11 @@
 // checks. A definition is two kinds of path: the forward path, from StartAt through `Next` to `End`, and
 // compensation chains, entered through a forward state's `Catch` and leading on through `Next` to a
 // `Fail`. Everything the executor needs is worked out here once, so running a saga walks plain arrays.
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+// Each TypeBox builder by name, not the `Type` object, and `Errors` rather than the compiler: a bundle then
+// carries the few builders used, not all of TypeBox, and every cold start parses less.
+import * as Type from '@sinclair/typebox'
+import type { Static, TSchema } from '@sinclair/typebox'
+import { Errors } from '@sinclair/typebox/errors'
 import { HALO_ERR_SAGA_DEFINITION } from '../errors.js'
 
 /** The `ErrorEquals` name that matches every error. */
@@ -89,18 +92,17 @@ export interface SagaGraph {
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
 // The definition as a whole is checked with the States left open, then each state against the schema
-// of its own Type: union errors would not say which state is wrong. Compiled when the first definition is
-// loaded, not at import: an app that loads no saga never pays for the compilation (a cold start does).
-let checkers: { topLevel: TypeCheck<TSchema>, state: Map<unknown, TypeCheck<TSchema>> } | undefined
-function definitionCheckers (): NonNullable<typeof checkers> {
-  return (checkers ??= {
-    topLevel: TypeCompiler.Compile(Type.Object({
+// of its own Type: union errors would not say which state is wrong.
+let schemas: { topLevel: TSchema, state: Map<unknown, TSchema> } | undefined
+function definitionSchemas (): NonNullable<typeof schemas> {
+  return (schemas ??= {
+    topLevel: Type.Object({
       ...SagaDefinitionSchema.properties,
       States: Type.Record(Type.String({ minLength: 1 }), Type.Unknown(), { minProperties: 1 })
-    }, { additionalProperties: false })),
-    state: new Map<unknown, TypeCheck<TSchema>>([
-      ['Task', TypeCompiler.Compile(SagaTaskStateSchema)],
-      ['Fail', TypeCompiler.Compile(SagaFailStateSchema)]
+    }, { additionalProperties: false }),
+    state: new Map<unknown, TSchema>([
+      ['Task', SagaTaskStateSchema],
+      ['Fail', SagaFailStateSchema]
     ])
   })
 }
@@ -110,20 +112,20 @@ function refuse (sagaName: string, problem: string): never {
 }
 
 /** The first problem a schema finds in a value, as `/path message`, or undefined. */
-export function firstSchemaError (checker: TypeCheck<TSchema>, value: unknown): string | undefined {
-  const error = checker.Errors(value).First()
+export function firstSchemaError (schema: TSchema, value: unknown): string | undefined {
+  const error = Errors(schema, value).First()
   return error === undefined ? undefined : `${error.path === '' ? '/' : error.path} ${error.message}`
 }
 
 function checkShape (sagaName: string, definition: unknown): SagaDefinition {
-  const { topLevel, state: checkState } = definitionCheckers()
+  const { topLevel, state: stateSchemas } = definitionSchemas()
   const topLevelError = firstSchemaError(topLevel, definition)
   if (topLevelError !== undefined) refuse(sagaName, topLevelError)
   for (const [stateName, state] of Object.entries((definition as { States: Record<string, unknown> }).States)) {
     const type = (state as { Type?: unknown } | null)?.Type
-    const checker = checkState.get(type)
-    if (checker === undefined) refuse(sagaName, `state "${stateName}": unknown Type ${JSON.stringify(type)} (known: Task, Fail)`)
-    const stateError = firstSchemaError(checker, state)
+    const schema = stateSchemas.get(type)
+    if (schema === undefined) refuse(sagaName, `state "${stateName}": unknown Type ${JSON.stringify(type)} (known: Task, Fail)`)
+    const stateError = firstSchemaError(schema, state)
     if (stateError !== undefined) refuse(sagaName, `state "${stateName}": ${stateError}`)
     const task = state as SagaTaskState
     if (task.Type === 'Task' && (task.Next === undefined) === (task.End === undefined)) {

@@ -1,7 +1,7 @@
 // Finishing the sagas that a crash or a timeout left open: each is claimed with a conditional write
 // before anything is done, and held by a lease renewed while its compensations run, so that when several
 // instances recover at the same time every saga is compensated by exactly one of them.
-import { randomUUID } from 'node:crypto'
+import { randomUUID } from '../builtins.js'
 import { errorMessage } from '../errors.js'
 import { integerBetween, isNonEmptyString, isObject, validateOptions } from '../options.js'
 import type { SagaLog, SagaStatus } from './log.js'

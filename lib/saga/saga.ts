@@ -1,10 +1,8 @@
 // The saga executor: runs the forward path, and on a failure the compensation chain its Catch leads
 // into, recording every transition in the saga log before going on, so that whatever this process
 // does not finish (a crash, a timeout) a recoverer can.
-import { createHash, randomUUID } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
-import type { TSchema } from '@sinclair/typebox'
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import { createHash, randomUUID, sleep } from '../builtins.js'
+import { KindGuard, type TSchema } from '@sinclair/typebox'
 import { HALO_ERR_OPTION, HALO_ERR_TIMEOUT, HALO_ERR_VALIDATION, SagaError, SagaRollback } from '../errors.js'
 import { integerBetween, isNonEmptyString, isObject, numberBetween, validateOptions, type OptionChecks } from '../options.js'
 import { ALL_ERRORS, analyseDefinition, firstSchemaError, type SagaDefinition, type SagaGraph, type SagaRetrier, type SagaTaskState } from './definition.js'
@@ -149,8 +147,8 @@ interface CompiledTask {
   /** Where its result goes in `results`. */
   readonly resultKey: string
   readonly retriers: readonly Retrier[]
-  payloadCheck?: TypeCheck<TSchema>
-  resultCheck?: TypeCheck<TSchema>
+  payloadSchema?: TSchema
+  resultSchema?: TSchema
 }
 
 /** Everything an execution of a saga (run or recovery) carries along. */
@@ -418,7 +416,7 @@ export class Saga {
         retriers: this.#graph.compensations.has(state) ? [...own, compensationRetrier] : own
       })
     }
-    this.#compileSchemas(options?.schemas ?? {})
+    this.#attachSchemas(options?.schemas ?? {})
   }
 
   /**
@@ -571,7 +569,7 @@ export class Saga {
   async #execute (execution: Execution, state: string, role: 'step' | 'compensation', budget: Budget): Promise<Outcome> {
     if (!budget.canStart()) return { ok: false, error: budget.outOfTime(), attempt: 0, outOfTime: true }
     const { journal } = execution
-    const { retriers, resultCheck } = this.#task(state)
+    const { retriers, resultSchema } = this.#task(state)
     const retriesDone = retriers.map(() => 0)
     const idempotencyKey = createHash('sha256').update(`${execution.sagaId}\n${state}`).digest('base64url')
     const log = stepLogger(execution.log, { saga: this.name, sagaId: execution.sagaId, state })
@@ -592,7 +590,7 @@ export class Saga {
       }))
       try {
         const result = await budget.bound(call, controller)
-        const problem = resultCheck === undefined ? undefined : firstSchemaError(resultCheck, result)
+        const problem = resultSchema === undefined ? undefined : firstSchemaError(resultSchema, result)
         if (problem !== undefined) throw new HALO_ERR_VALIDATION(`saga "${this.name}": the result of ${state} is invalid: ${problem}`)
         return { ok: true, result, attempt }
       } catch (thrown) {
@@ -648,7 +646,7 @@ export class Saga {
     return apis
   }
 
-  #compileSchemas (schemas: Record<string, ResourceSchemas>): void {
+  #attachSchemas (schemas: Record<string, ResourceSchemas>): void {
     const byResource = new Map<string, CompiledTask[]>()
     for (const task of this.#tasks.values()) {
       const tasks = byResource.get(task.definition.Resource)
@@ -658,15 +656,18 @@ export class Saga {
     for (const [resource, { payload, result }] of Object.entries(schemas)) {
       const tasks = byResource.get(resource)
       if (tasks === undefined) throw new HALO_ERR_OPTION(`saga "${this.name}": option "schemas" names Resource "${resource}", which no state uses`)
-      const payloadCheck = payload === undefined ? undefined : TypeCompiler.Compile(payload)
-      const resultCheck = result === undefined ? undefined : TypeCompiler.Compile(result)
-      for (const task of tasks) Object.assign(task, { payloadCheck, resultCheck })
+      for (const [part, schema] of Object.entries({ payload, result })) {
+        if (schema !== undefined && !KindGuard.IsSchema(schema)) {
+          throw new HALO_ERR_OPTION(`saga "${this.name}": option "schemas" for Resource "${resource}": ${part} must be a TypeBox schema`)
+        }
+      }
+      for (const task of tasks) Object.assign(task, { payloadSchema: payload, resultSchema: result })
     }
   }
 
   #checkPayloads (payloads: Record<string, unknown>): void {
-    for (const [state, { payloadCheck }] of this.#tasks) {
-      const problem = payloadCheck === undefined ? undefined : firstSchemaError(payloadCheck, ownValue(payloads, state))
+    for (const [state, { payloadSchema }] of this.#tasks) {
+      const problem = payloadSchema === undefined ? undefined : firstSchemaError(payloadSchema, ownValue(payloads, state))
       if (problem !== undefined) throw new HALO_ERR_VALIDATION(`saga "${this.name}": the payload of ${state} is invalid: ${problem}`)
     }
   }

@@ -3,7 +3,7 @@
 // back as the in-process engine would have ended. The state machine's data is the saga's: the payloads,
 // the correlation `__context__`, Halo's bookkeeping and the results keyed by ResultPath, in the same
 // shape as `results` in-process.
-import { createHash } from 'node:crypto'
+import { createHash } from '../builtins.js'
 import { HALO_ERR_OPTION, SagaError, SagaRollback } from '../errors.js'
 import { ALL_ERRORS, analyseDefinition, type SagaDefinition, type SagaRetrier, type SagaTaskState } from './definition.js'
 import { errorInfo } from './log.js'
