@@ -25,7 +25,10 @@ export interface Deadline {
   readonly at: number
   remaining (): number
   readonly signal: AbortSignal
-  /** True once the deadline passed or the client left; reading it, unlike the signal, costs nothing. */
+  /**
+   * True once the timeout part's deadline passed (it answered 504) or the client left; always false for a
+   * deadline that answers nothing. Reading it, unlike the signal, costs nothing.
+   */
   readonly expired: boolean
 }
 
