@@ -18,8 +18,9 @@ export interface DeadlineHolder extends FastifyRequest {
 
 /**
  * Decorates `deadline` unless done already: the timeout part sets it, the correlation part's `fetch`, the
- * idempotency and saga parts read it, and any of them may be registered without the others. What no part set reads as a passive deadline, made on
- * first read (most such requests never read it), so that `request.deadline` is never null.
+ * idempotency and saga parts read it, and any of them may be registered without the others. Where no part
+ * set one it reads as a passive deadline, made on first read (most such requests never read it), so that
+ * `request.deadline` is never null.
  */
 export function decorateDeadline (fastify: FastifyInstance): void {
   if (fastify.hasRequestDecorator('deadline')) return
