@@ -25,7 +25,10 @@ export interface Deadline {
   readonly at: number
   remaining (): number
   readonly signal: AbortSignal
-  /** True once the deadline passed or the client left; reading it, unlike the signal, costs nothing. */
+  /**
+   * True once the timeout part's deadline passed (it answered 504) or the client left; always false for a
+   * deadline that answers nothing. Reading it, unlike the signal, costs nothing.
+   */
   readonly expired: boolean
 }
 
@@ -37,8 +40,11 @@ export interface HaloRequestFields {
   correlationIds: Record<string, string>
   /** Whether this request logs at debug: the incoming `debug-log-enabled` header, else a sampled roll. */
   debugLogEnabled: boolean | null
-  /** The request's time budget; null when the timeout part is off for it. Set by `timeoutPlugin`. */
-  deadline: Deadline | null
+  /**
+   * The request's time budget, never null. Set by `timeoutPlugin`; with that part off (app-wide or for the
+   * route) it answers nothing, and counts down Lambda's remaining time less the margin (locally, never passes).
+   */
+  readonly deadline: Deadline
   /** A fresh copy of the headers to send downstream. */
   correlationHeaders (): Record<string, string>
   /** `fetch` with the correlation headers, bounded by the deadline, retrying what is safe to retry. */

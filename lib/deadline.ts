@@ -6,6 +6,8 @@ import type { LambdaContextLike } from './lambda.js'
 
 /** API Gateway's limit on an integration: the budget of a request that has no other (README: `timeout.defaultMs`). */
 export const API_GATEWAY_LIMIT_MS = 29_000
+/** What is kept back from Lambda's remaining time when no `timeout.marginMs` says otherwise. */
+export const DEFAULT_MARGIN_MS = 500
 
 /**
  * The milliseconds a request may take: on Lambda the remaining time less the margin (and no more than the
@@ -59,6 +61,39 @@ export class RequestDeadline implements Deadline {
     this.reason = reason
     this.controller?.abort(reason)
   }
+}
+
+/**
+ * The deadline of a request the timeout part does not answer (the part is off, app-wide or for its route):
+ * on Lambda it counts down the invocation's remaining time less the margin and its signal aborts then, for
+ * the work that heeds it; locally it never passes. Nothing is answered when it passes, so `expired` stays
+ * false: a reader that leaves the answer to an expired deadline (the idempotency part) must not wait for one.
+ */
+export class PassiveDeadline implements Deadline {
+  readonly at: number
+  readonly expired = false
+  private ownSignal: AbortSignal | undefined
+
+  constructor (at: number) {
+    this.at = at
+  }
+
+  remaining (): number {
+    return Math.max(0, this.at - Date.now())
+  }
+
+  get signal (): AbortSignal {
+    // Made on first use, one per request: a signal shared by every request would keep their listeners.
+    // AbortSignal.timeout's timer holds no process open.
+    this.ownSignal ??= this.at === Infinity ? new AbortController().signal : AbortSignal.timeout(this.remaining())
+    return this.ownSignal
+  }
+}
+
+/** A passive deadline: on Lambda the remaining time less `marginMs` from now, locally none. */
+export function passiveDeadline (lambdaContext: LambdaContextLike | undefined, marginMs: number): PassiveDeadline {
+  if (lambdaContext === undefined) return new PassiveDeadline(Infinity)
+  return new PassiveDeadline(Date.now() + Math.max(0, lambdaContext.getRemainingTimeInMillis() - marginMs))
 }
 
 /**

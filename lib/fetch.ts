@@ -23,7 +23,7 @@ export const DEFAULT_FETCH_POLICY: Readonly<FetchPolicy> = Object.freeze({
 
 export interface FetchCaller {
   correlationHeaders (): Record<string, string>
-  readonly deadline: Deadline | null
+  readonly deadline: Deadline
 }
 
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
@@ -82,10 +82,8 @@ export async function boundedFetch (
  * the deadline comes first its own signal cuts the attempt: it aborts just as the 504 goes out, so the
  * route's failure cannot overtake the timeout answer.
  */
-function attemptSignal (policy: FetchPolicy, deadline: Deadline | null, callerSignal: AbortSignal | null | undefined): AbortSignal {
-  const signals: AbortSignal[] = []
-  if (deadline === null || deadline.remaining() > policy.perAttemptMs) signals.push(AbortSignal.timeout(policy.perAttemptMs))
-  if (deadline !== null) signals.push(deadline.signal)
+function attemptSignal (policy: FetchPolicy, deadline: Deadline, callerSignal: AbortSignal | null | undefined): AbortSignal {
+  const signals = deadline.remaining() > policy.perAttemptMs ? [AbortSignal.timeout(policy.perAttemptMs), deadline.signal] : [deadline.signal]
   if (callerSignal != null) signals.push(callerSignal)
   return AbortSignal.any(signals)
 }
@@ -104,13 +102,10 @@ export function retryAfterMs (value: string | null): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now())
 }
 
-function fitsBeforeDeadline (delayMs: number, deadline: Deadline | null): boolean {
-  return deadline === null || delayMs + MIN_ATTEMPT_MS < deadline.remaining()
+function fitsBeforeDeadline (delayMs: number, deadline: Deadline): boolean {
+  return delayMs + MIN_ATTEMPT_MS < deadline.remaining()
 }
 
-async function waitBeforeRetry (delayMs: number, deadline: Deadline | null, callerSignal: AbortSignal | null | undefined): Promise<void> {
-  const signals: AbortSignal[] = []
-  if (deadline !== null) signals.push(deadline.signal)
-  if (callerSignal != null) signals.push(callerSignal)
-  await sleep(delayMs, undefined, signals.length === 0 ? undefined : { signal: AbortSignal.any(signals) })
+async function waitBeforeRetry (delayMs: number, deadline: Deadline, callerSignal: AbortSignal | null | undefined): Promise<void> {
+  await sleep(delayMs, undefined, { signal: callerSignal == null ? deadline.signal : AbortSignal.any([deadline.signal, callerSignal]) })
 }

@@ -12,3 +12,5 @@ export const kIdempotencyClaim = Symbol('halo.idempotencyClaim')
 export const kLateAnswerListener = Symbol('halo.lateAnswerListener')
 /** Marks the reply that carried the timeout part's 504, which settles no idempotency claim. */
 export const kTimeoutAnswer = Symbol('halo.timeoutAnswer')
+/** The deadline a part set on the request; `request.deadline` reads it, or makes a passive one when none did. */
+export const kDeadline = Symbol('halo.deadline')

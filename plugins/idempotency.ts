@@ -18,6 +18,7 @@ import { kIdempotencyClaim, kLateAnswerListener } from '../lib/symbols.js'
 import { withRouteHook } from './route-hooks.js'
 import { isTimeoutAnswer, type LateAnswerListener } from './timeout.js'
 import { claimRegistration } from './registration.js'
+import { decorateDeadline } from './request-fields.js'
 
 /** Where a request's idempotency key comes from. */
 export type IdempotencyKeySource =
@@ -221,6 +222,7 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
     await store.destroy?.()
   })
   fastify.decorateRequest(kIdempotencyClaim, null)
+  decorateDeadline(fastify)
   if (!fastify.hasRequestDecorator(kLateAnswerListener)) fastify.decorateRequest(kLateAnswerListener, null)
 
   fastify.addHook('onRoute', (route) => {

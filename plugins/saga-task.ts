@@ -27,8 +27,6 @@ export async function serveSagaTask (app: FastifyInstance, invocation: SagaTaskI
   throw Object.assign(new Error(body.detail), { name: body.code })
 }
 
-const neverAborted = new AbortController().signal
-
 /** Named by its code, which is what a state machine's Catch can match. */
 function unknownTask (message: string): Error {
   return Object.assign(new HALO_ERR_SAGA_TASK(`saga task: ${message}`), { name: 'HALO_ERR_SAGA_TASK' })
@@ -57,7 +55,7 @@ export function sagaTaskHandler (loaded: LoadedSagas): RouteHandlerMethod {
           state,
           attempt,
           results,
-          signal: request.deadline?.signal ?? neverAborted,
+          signal: request.deadline.signal,
           idempotencyKey: taskIdempotencyKey(executionId, state),
           log: request.log,
           context: invocation.input.__halo__?.context

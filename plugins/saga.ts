@@ -13,6 +13,7 @@ import { toStateMachine, type StateMachineDefinition } from '../lib/saga/state-m
 import { StepFunctionsEngine, validateStepFunctionsEngine, type StepFunctionsEngineOptions } from '../lib/saga/step-functions.js'
 import { SAGA_TASK_PATH, sagaTaskHandler } from './saga-task.js'
 import { claimRegistration } from './registration.js'
+import { decorateDeadline } from './request-fields.js'
 
 export interface SagaOptions {
   /**
@@ -101,7 +102,7 @@ function currentExecution (fastify: FastifyInstance): Pick<SagaExecutionOptions,
   const request = haloContext()
   if (request === undefined) return { log: fastify.log }
   // Not the request's signal: it aborts at the deadline, and the compensations must go on past it.
-  return { deadline: request.deadline ?? undefined, log: request.log }
+  return { deadline: request.deadline, log: request.log }
 }
 
 function validateSagaOptions (options: SagaOptions): void {
@@ -119,7 +120,7 @@ function executionRequest (runOptions: SagaPluginRunOptions): Parameters<StepFun
     context: runOptions.context,
     name: runOptions.sagaId,
     correlation: request?.correlationHeaders() ?? {},
-    signal: request?.deadline?.signal
+    signal: request?.deadline.signal
   }
 }
 
@@ -165,6 +166,8 @@ async function sagas (fastify: FastifyInstance, options: SagaOptions): Promise<v
   const sagaLog: DestroyableSagaLog = options.log === undefined || options.log === 'memory' ? new MemorySagaLog() : options.log
   const loaded = new LoadedSagas(PLUGIN)
   fastify.decorate('saga', sagaDecoration(fastify, options, sagaLog, loaded))
+  // The task route's steps get its signal, whichever other parts are registered.
+  decorateDeadline(fastify)
   fastify.post(SAGA_TASK_PATH, { config: { idempotency: false } }, sagaTaskHandler(loaded))
   fastify.addHook('onClose', async () => {
     await sagaLog.destroy?.()

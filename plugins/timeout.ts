@@ -1,12 +1,12 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, FastifyBaseLogger, RouteOptions } from 'fastify'
-import { API_GATEWAY_LIMIT_MS, budgetMs, DeadlineWatch, RequestDeadline } from '../lib/deadline.js'
+import { API_GATEWAY_LIMIT_MS, budgetMs, DEFAULT_MARGIN_MS, DeadlineWatch, passiveDeadline, RequestDeadline } from '../lib/deadline.js'
 import { HALO_ERR_OPTION, HALO_ERR_TIMEOUT } from '../lib/errors.js'
 import { currentInvocation } from '../lib/lambda.js'
 import { integerBetween, validateOptions } from '../lib/options.js'
-import { kLateAnswerListener, kTimeoutAnswer } from '../lib/symbols.js'
+import { kDeadline, kLateAnswerListener, kTimeoutAnswer } from '../lib/symbols.js'
 import { withRouteHook } from './route-hooks.js'
-import { decorateDeadline } from './request-fields.js'
+import { decorateDeadline, type DeadlineHolder } from './request-fields.js'
 import { problemFor, sendProblem } from './send-problem.js'
 import { claimRegistration } from './registration.js'
 
@@ -19,12 +19,14 @@ export interface TimeoutOptions {
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** This route's budget in milliseconds (locally; on Lambda the smaller of this and the remaining time), or false for none. */
+    /**
+     * This route's budget in milliseconds (locally; on Lambda the smaller of this and the remaining time), or
+     * false for none: no 504, and a deadline that only counts down Lambda's remaining time (locally, never passes).
+     */
     timeout?: number | false
   }
 }
 
-const DEFAULT_MARGIN_MS = 500
 /** How often in-flight deadlines are checked: a 504 goes out at most this late. */
 const DEADLINE_TICK_MS = 10
 
@@ -38,7 +40,7 @@ type Headers = ReturnType<FastifyReply['getHeaders']>
  */
 export type LateAnswerListener = (reply: FastifyReply, statusCode: number, payload: unknown, headers: () => Headers) => void
 
-interface TimedRequest extends FastifyRequest {
+interface TimedRequest extends DeadlineHolder {
   [kLateAnswerListener]: LateAnswerListener | null
 }
 
@@ -121,7 +123,7 @@ function stillWatched (reply: FastifyReply, now: number): boolean {
   const raw = reply.raw
   if (raw.writableEnded) return false
   // Watched replies are those whose onRequest set a RequestDeadline.
-  const deadline = reply.request.deadline as RequestDeadline
+  const deadline = (reply.request as TimedRequest)[kDeadline] as RequestDeadline
   if (raw.destroyed) {
     deadline.expire(new Error('client closed the request'))
     return false
@@ -155,23 +157,37 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
   // Registered with the part, before the app's own onSend hooks: a deadline passing while any of them runs
   // finds the answer under way.
   fastify.addHook('onSend', function noteAnswerUnderWay (request, _reply, payload, done) {
-    const deadline = request.deadline
+    // Not `request.deadline`, which would make a passive deadline for a route without one.
+    const deadline = (request as TimedRequest)[kDeadline]
     if (deadline instanceof RequestDeadline) deadline.answerUnderWay = true
     done(null, payload)
   })
   const watch = new DeadlineWatch<FastifyReply>(stillWatched, DEADLINE_TICK_MS)
   fastify.addHook('onClose', async () => { watch.stop() })
 
+  /**
+   * A route without a timeout still counts down Lambda's remaining time, less this part's margin rather than the
+   * default one `request.deadline` would keep; locally that deadline is made only if read.
+   */
+  function startPassiveDeadline (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const invocation = currentInvocation()
+    if (invocation !== undefined) (request as TimedRequest)[kDeadline] = passiveDeadline(invocation.context, marginMs)
+    done()
+  }
+
   fastify.addHook('onRoute', (route) => {
     const setting = routeTimeout(route)
-    if (setting === false) return
+    if (setting === false) {
+      route.onRequest = withRouteHook(route.onRequest, startPassiveDeadline)
+      return
+    }
     const routeMs = setting
 
     function startDeadline (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
       const startedAt = Date.now()
       const budget = budgetMs(currentInvocation()?.context, routeMs, defaultMs, marginMs)
       const deadline = new RequestDeadline(startedAt, Math.max(0, budget))
-      request.deadline = deadline
+      ;(request as TimedRequest)[kDeadline] = deadline
       if (budget <= 0) {
         // Less time left than the margin: an answer now beats Lambda's bare 502 later.
         answerTimeout(request, reply, deadline, 0)

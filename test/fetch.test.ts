@@ -4,7 +4,7 @@ import { buildApp, startUpstream, closeUpstream } from './helpers/app.js'
 import { lambdaContext, lambdaEvent } from './helpers/lambda.js'
 import { createLambdaHandler, HALO_ERR_TIMEOUT } from '../index.js'
 import { boundedFetch, retryAfterMs, DEFAULT_FETCH_POLICY } from '../lib/fetch.js'
-import { RequestDeadline } from '../lib/deadline.js'
+import { PassiveDeadline, RequestDeadline } from '../lib/deadline.js'
 
 const fastRetries = { correlation: { fetch: { baseDelayMs: 5, maxDelayMs: 20 } } }
 
@@ -113,13 +113,13 @@ t.test('the caller\'s own signal still aborts, and is never retried', async (t) 
   t.equal(upstream.requests.length, 1)
 })
 
-t.test('boundedFetch without a deadline, with a Request carrying a body, and with a stream body', async (t) => {
+t.test('boundedFetch with a deadline that never passes, with a Request carrying a body, and with a stream body', async (t) => {
   const upstream = await startUpstream(() => ({ status: 500 }))
   t.teardown(() => closeUpstream(upstream))
-  const caller = { correlationHeaders: () => ({ 'x-correlation-id': 'lib' }), deadline: null }
+  const caller = { correlationHeaders: () => ({ 'x-correlation-id': 'lib' }), deadline: new PassiveDeadline(Infinity) }
   const policy = { ...DEFAULT_FETCH_POLICY, baseDelayMs: 1 }
   t.equal((await boundedFetch(caller, upstream.url, undefined, policy)).status, 500)
-  t.equal(upstream.requests.length, 3, 'no deadline: the attempts bound the retries')
+  t.equal(upstream.requests.length, 3, 'a deadline that never passes: the attempts bound the retries')
   t.equal((await boundedFetch(caller, new Request(upstream.url, { method: 'PUT', body: 'once' }), undefined, policy)).status, 500)
   t.equal(upstream.requests.length, 4, 'a Request body can be read once, so it is not retried')
   const stream = new ReadableStream({ start (controller) { controller.enqueue(new TextEncoder().encode('streamed')); controller.close() } })
@@ -134,7 +134,7 @@ t.test('boundedFetch without a deadline, with a Request carrying a body, and wit
 t.test('a retry wait with the caller\'s own signal', async (t) => {
   const upstream = await startUpstream((_request, index) => ({ status: index === 0 ? 503 : 200 }))
   t.teardown(() => closeUpstream(upstream))
-  const caller = { correlationHeaders: () => ({}), deadline: null }
+  const caller = { correlationHeaders: () => ({}), deadline: new PassiveDeadline(Infinity) }
   const response = await boundedFetch(caller, upstream.url, { signal: AbortSignal.timeout(5000) }, { ...DEFAULT_FETCH_POLICY, baseDelayMs: 1 })
   t.equal(response.status, 200)
 })
@@ -142,7 +142,7 @@ t.test('a retry wait with the caller\'s own signal', async (t) => {
 t.test('a HEAD answer without a body is retried too', async (t) => {
   const upstream = await startUpstream((_request, index) => ({ status: index === 0 ? 503 : 200 }))
   t.teardown(() => closeUpstream(upstream))
-  const caller = { correlationHeaders: () => ({}), deadline: null }
+  const caller = { correlationHeaders: () => ({}), deadline: new PassiveDeadline(Infinity) }
   t.equal((await boundedFetch(caller, upstream.url, { method: 'HEAD' }, { ...DEFAULT_FETCH_POLICY, baseDelayMs: 1 })).status, 200)
   t.equal(upstream.requests.length, 2)
 })

@@ -3,6 +3,7 @@
 // members the flow reads.
 import t from 'tap'
 import type { Deadline } from '../lib/context.js'
+import { PassiveDeadline } from '../lib/deadline.js'
 import {
   IdempotencyFlow, MemoryIdempotencyStore,
   type Answer, type ClaimResult, type CompleteResult, type IdempotencySettings, type IdempotencyStore, type IdempotentRequest, type StoredResponse
@@ -38,7 +39,7 @@ function request (overrides: Partial<IdempotentRequest> = {}): IdempotentRequest
     url: '/orders',
     body: { item: 'book' },
     headers: {},
-    deadline: null,
+    deadline: new PassiveDeadline(Infinity),
     log: {
       debug: (...args: unknown[]) => { lines.push({ level: 'debug', args }) },
       warn: (...args: unknown[]) => { lines.push({ level: 'warn', args }) }
@@ -117,7 +118,7 @@ t.test('admit: keyed by payload, the URL and the canonical body make the key, an
   t.equal((await flow.admit(request({ body: { a: 1, b: 2 } }), '/orders', 'given', byPayload)).outcome, 'run', 'a given key')
 })
 
-t.test('admit: the claim holds past the deadline (or API Gateway\'s 29 s without one) by the grace, and the record outlives it', async (t) => {
+t.test('admit: the claim holds past the deadline (or API Gateway\'s 29 s for one that never passes) by the grace, and the record outlives it', async (t) => {
   const store = new ScriptedStore()
   const flow = new IdempotencyFlow(store, '')
   const deadline = testDeadline(Date.now() + 90_000)
@@ -128,11 +129,13 @@ t.test('admit: the claim holds past the deadline (or API Gateway\'s 29 s without
   t.equal(store.calls[0].signal, deadline.signal, 'a store that takes a signal gets the deadline\'s')
 
   const before = Date.now()
-  await flow.admit(request(), '/orders', 'k', SETTINGS)
+  const unboundedRequest = request()
+  await flow.admit(unboundedRequest, '/orders', 'k', SETTINGS)
   const [, , unbounded, unboundedTtl] = store.calls[1].args as [string, string, number, number]
-  t.ok(unbounded >= before + 59_000 && unbounded <= Date.now() + 59_000)
+  t.ok(unbounded >= before + 59_000 && unbounded <= Date.now() + 59_000, 'finite: a record never holds its key forever')
   t.equal(unboundedTtl, 60)
-  t.equal(store.calls[1].signal, undefined)
+  t.equal(store.calls[1].signal, unboundedRequest.deadline.signal)
+  t.equal(store.calls[1].signal?.aborted, false, 'a signal that never aborts')
 })
 
 t.test('a store that declares it takes no signal never makes a request create one', async (t) => {

@@ -349,6 +349,26 @@ for (const { name, store: newStore } of stores) {
     t.same([dyingRuns, retryRuns], [1, 1])
   })
 
+  t.test(`${name}: with the timeout part off, a claim still frees itself in 29 s and the grace, and the answer is stored`, async (t) => {
+    const store = newStore()
+    const expiries: number[] = []
+    const claiming = storeWith(store, {
+      claim: async (id, fingerprint, inProgressExpiry, ttlSeconds, signal) => {
+        expiries.push(inProgressExpiry)
+        return await store.claim(id, fingerprint, inProgressExpiry, ttlSeconds, signal)
+      }
+    })
+    let runs = 0
+    const { app } = await idempotentApp(t, { store: claiming }, (app) => { app.post('/orders', async () => ({ run: ++runs })) }, { timeout: false })
+    const request: InjectOptions = { method: 'POST', url: '/orders', headers: { [KEY]: randomUUID() }, payload: {} }
+    const startedAt = Date.now()
+    const first = await app.inject(request)
+    t.same([first.statusCode, first.json()], [200, { run: 1 }])
+    const repeat = await app.inject(request)
+    t.same([repeat.statusCode, repeat.headers[REPLAYED], repeat.json()], [200, 'true', { run: 1 }], 'stored, then replayed')
+    t.ok(expiries[0]! >= startedAt + 59_000 && expiries[0]! <= Date.now() + 59_000, `a finite in-progress expiry (${expiries[0]! - startedAt} ms)`)
+  })
+
   t.test(`${name}: an answer past its ttlSeconds counts as absent`, async (t) => {
     let runs = 0
     const { app } = await idempotentApp(t, { store: newStore(), ttlSeconds: 1 }, (app) => {

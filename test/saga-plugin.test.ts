@@ -144,7 +144,7 @@ t.test('a run in a request: a step that ignores its signal fails at the deadline
   t.same(statesOf(calls), ['BookHotel', 'BookFlight', 'CancelFlight', 'CancelHotel', 'CancelFlight'], 'the late booking is cancelled once more')
 })
 
-t.test('with the timeout part off, a run in a request has no deadline but still its logger', async (t) => {
+t.test('with the timeout part off, a run in a request is bounded by a deadline that never passes, and has its logger', async (t) => {
   const { app, logs } = await sagaApp(t, {}, tripRoutes, { timeout: false })
   app.saga.load('travel', travelDefinition(), travelApis([]))
   const response = await app.inject({ method: 'POST', url: '/trips/travel', headers: { 'x-correlation-id': 'trip-10' } })

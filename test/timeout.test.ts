@@ -1,11 +1,12 @@
 import t from 'tap'
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import lambdaLocal from 'lambda-local'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Readable } from 'node:stream'
-import { buildApp } from './helpers/app.js'
+import { buildApp, closeUpstream, startUpstream } from './helpers/app.js'
+import { sqsEvent } from './helpers/events.js'
 import { lambdaContext, lambdaEvent } from './helpers/lambda.js'
-import { createLambdaHandler, haloContext, timeoutPlugin, type Deadline } from '../index.js'
+import { correlationPlugin, createLambdaHandler, haloContext, timeoutPlugin, type Deadline, type HaloOptions } from '../index.js'
 import { RequestDeadline } from '../lib/deadline.js'
 
 const problemType = 'application/problem+json; charset=utf-8'
@@ -75,7 +76,7 @@ t.test('deadline.remaining() is the remaining time less the margin; at is an epo
 t.test('locally: the route\'s config.timeout, the default, and timeout: false', async (t) => {
   const { app } = await buildApp({ timeout: { defaultMs: 5000 } }, (app) => {
     app.get('/short', { config: { timeout: 300 } }, async () => { await sleep(1000); return 'late' })
-    app.get('/unbounded', { config: { timeout: false } }, async (request) => { await sleep(400); return { deadline: request.deadline } })
+    app.get('/unbounded', { config: { timeout: false } }, async (request) => { await sleep(400); return { remaining: String(request.deadline.remaining()) } })
     app.get('/default', async (request) => ({ budget: request.deadline!.at - Date.now() }))
   })
   t.teardown(() => app.close())
@@ -86,27 +87,108 @@ t.test('locally: the route\'s config.timeout, the default, and timeout: false', 
   t.ok(elapsed >= 290 && elapsed < 900, `answered after about 300 ms (${elapsed} ms)`)
   const unbounded = await app.inject({ url: '/unbounded' })
   t.equal(unbounded.statusCode, 200)
-  t.same(unbounded.json(), { deadline: null })
+  t.same(unbounded.json(), { remaining: 'Infinity' })
   const budget = (await app.inject({ url: '/default' })).json().budget
   t.ok(budget > 4900 && budget <= 5000, `default budget ${budget}`)
 })
 
-t.test('a route\'s own onRequest hooks, one or a list, run before the deadline starts', async (t) => {
+t.test('a route\'s own onRequest hooks, one or a list, run before the deadline starts: they see one that never passes', async (t) => {
   const order: string[] = []
   const { app } = await buildApp({}, (app) => {
-    app.get('/one', { onRequest: (request, _reply, done) => { order.push(`one saw ${String(request.deadline)}`); done() } }, async (request) => ({ deadline: request.deadline !== null }))
-    app.get('/list', { onRequest: [(_request, _reply, done) => { order.push('list'); done() }] }, async (request) => ({ deadline: request.deadline !== null }))
+    app.get('/one', { onRequest: (request, _reply, done) => { order.push(`one saw ${request.deadline.remaining()}`); done() } }, async (request) => ({ bounded: Number.isFinite(request.deadline.remaining()) }))
+    app.get('/list', { onRequest: [(_request, _reply, done) => { order.push('list'); done() }] }, async (request) => ({ bounded: Number.isFinite(request.deadline.remaining()) }))
   })
   t.teardown(() => app.close())
-  t.same((await app.inject({ url: '/one' })).json(), { deadline: true })
-  t.same((await app.inject({ url: '/list' })).json(), { deadline: true })
-  t.same(order, ['one saw null', 'list'])
+  t.same((await app.inject({ url: '/one' })).json(), { bounded: true })
+  t.same((await app.inject({ url: '/list' })).json(), { bounded: true })
+  t.same(order, ['one saw Infinity', 'list'])
 })
 
-t.test('timeout: false in the umbrella leaves requests without a deadline', async (t) => {
-  const { app } = await buildApp({ timeout: false }, (app) => { app.get('/', async (request) => ({ deadline: request.deadline })) })
+/** What a route sees of its deadline, Infinity spelt out (JSON has none). */
+function deadlineSeen (request: FastifyRequest): Record<string, unknown> {
+  const deadline = request.deadline
+  return {
+    at: String(deadline.at),
+    remaining: String(deadline.remaining()),
+    expired: deadline.expired,
+    aborted: deadline.signal.aborted,
+    sameOnEveryRead: request.deadline === deadline && request.deadline.signal === deadline.signal,
+    sameViaContext: haloContext() === undefined || haloContext()?.deadline === deadline
+  }
+}
+
+t.test('locally, with the timeout part off (for the route, for the app, or not registered), request.deadline never passes and answers nothing', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => closeUpstream(upstream))
+  const routes = (routeConfig: Record<string, unknown>) => (app: FastifyInstance): void => {
+    app.get('/', { config: routeConfig }, async (request) => {
+      const response = await request.fetch(upstream.url)
+      return { ...deadlineSeen(request), fetched: response.status }
+    })
+  }
+  const correlationOnly = Fastify()
+  await correlationOnly.register(correlationPlugin)
+  routes({})(correlationOnly)
+  const apps: Array<[string, FastifyInstance]> = [
+    ['timeout: false on the route', (await buildApp({}, routes({ timeout: false }))).app],
+    ['timeout: false in the umbrella', (await buildApp({ timeout: false }, routes({}))).app],
+    ['the correlation part alone', correlationOnly]
+  ]
+  for (const [label, app] of apps) {
+    t.teardown(() => app.close())
+    const response = await app.inject({ url: '/' })
+    t.same([response.statusCode, response.json()], [200, {
+      at: 'Infinity', remaining: 'Infinity', expired: false, aborted: false, sameOnEveryRead: true, sameViaContext: true, fetched: 200
+    }], label)
+  }
+  t.equal(upstream.requests.length, apps.length, 'request.fetch went out once per app')
+})
+
+t.test('on Lambda with the timeout part off, the deadline counts down the remaining time less the margin, aborts its signal then, and answers nothing', async (t) => {
+  const cases: Array<[string, HaloOptions, Record<string, unknown>, number]> = [
+    ['off for the app: the default margin', { timeout: false }, {}, 500],
+    ['off for the route: the part\'s margin', { timeout: { marginMs: 200 } }, { timeout: false }, 200]
+  ]
+  for (const [label, options, routeConfig, marginMs] of cases) {
+    const { app, logs } = await buildApp(options, (app) => {
+      app.get('/late', { config: routeConfig }, async (request) => {
+        const deadline = request.deadline
+        const seenAt = deadline.at
+        // Polled: the signal's own timer, like AbortSignal.timeout's, holds no process open.
+        while (!deadline.signal.aborted) await sleep(10)
+        // Past the deadline, and still this handler's answer is the one the invocation returns.
+        return { ...deadlineSeen(request), seenAt, reason: (deadline.signal.reason as Error).name }
+      })
+    })
+    t.teardown(() => app.close())
+    const before = Date.now()
+    const context = lambdaContext(1500)
+    const after = Date.now()
+    const result = await createLambdaHandler(app)(lambdaEvent('v2', { path: '/late' }), context)
+    t.equal(result.statusCode, 200, `${label}: no 504`)
+    const body = JSON.parse(result.body)
+    t.match(body, { remaining: '0', expired: false, aborted: true, sameOnEveryRead: true, sameViaContext: true, reason: 'TimeoutError' }, label)
+    t.equal(Number(body.at), body.seenAt)
+    t.ok(body.seenAt >= before + 1500 - marginMs - 50 && body.seenAt <= after + 1500 - marginMs,
+      `${label}: at is the invocation's end less ${marginMs} ms (${body.seenAt - before - 1500} ms from it)`)
+    t.equal(logs.lines.filter((line) => line.level === 'warn').length, 0, `${label}: no timeout warning`)
+  }
+})
+
+t.test('on Lambda with the timeout part off, a record\'s request has the invocation\'s deadline too', async (t) => {
+  const seen: number[] = []
+  const { app } = await buildApp({ timeout: false }, (app) => {
+    app.post('/records', async (request) => {
+      seen.push(request.deadline.at)
+      return { ok: true }
+    })
+  })
   t.teardown(() => app.close())
-  t.same((await app.inject({ url: '/' })).json(), { deadline: null })
+  const before = Date.now()
+  const result = await createLambdaHandler(app, { events: { sqs: '/records' } })(sqsEvent([{ body: '{}' }, { body: '{}' }]), lambdaContext(10_000))
+  t.same(result, { batchItemFailures: [] })
+  t.equal(seen.length, 2)
+  t.ok(seen.every((at) => at >= before + 9_400 && at <= Date.now() + 9_500), `both records count down the invocation's time (${seen.map((at) => at - before).join(', ')} ms)`)
 })
 
 t.test('a request arriving with less time than the margin is answered 504 at once', async (t) => {

@@ -41,7 +41,7 @@ export interface IdempotentRequest {
   readonly body: unknown
   /** The caller's credentials, hashed into the key unless a scope is given (see `callerScope`). */
   readonly headers: { readonly authorization?: string, readonly 'x-api-key'?: string | string[], readonly cookie?: string }
-  readonly deadline: Deadline | null
+  readonly deadline: Deadline
   readonly log: Pick<HaloLogger, 'debug' | 'warn'>
 }
 
@@ -119,7 +119,7 @@ export class IdempotencyFlow {
     try {
       claim = await this.#store.claim(id, fingerprint, inProgressExpiry, claimTtlSeconds, this.#signal(request))
     } catch (error) {
-      if (deadline?.expired === true) return EXPIRED
+      if (deadline.expired) return EXPIRED
       if (settings.onStoreError === 'fail') throw asStoreError(error)
       request.log.warn({ err: error }, 'idempotency store unavailable; the handler runs without idempotency')
       return RUN_WITHOUT_CLAIM
@@ -128,13 +128,13 @@ export class IdempotencyFlow {
       const owned = { id, owner: claim.owner, inProgressExpiry }
       // The deadline passed (the timeout part answered 504) or the client left while the store answered: the
       // handler will not run, so the key is freed for a retry at once.
-      if (deadline?.expired === true) {
+      if (deadline.expired) {
         this.release(request, owned).catch((error: unknown) => { request.log.warn({ err: error }, 'idempotency store unavailable; an unused claim frees at its in-progress expiry') })
         return EXPIRED
       }
       return { outcome: 'run', claim: owned }
     }
-    if (deadline?.expired === true) return EXPIRED
+    if (deadline.expired) return EXPIRED
     return classifyRepeat(claim.existing, fingerprint)
   }
 
@@ -146,9 +146,8 @@ export class IdempotencyFlow {
    */
   async settle (request: IdempotentRequest, claim: Claim, answer: Answer, settings: IdempotencySettings): Promise<void> {
     const settled = this.#settle(request, claim, answer, settings)
-    const deadline = request.deadline
-    if (deadline === null || !this.#storeTakesSignal) return await settled
-    await whicheverFirst(settled, deadline.signal)
+    if (!this.#storeTakesSignal) return await settled
+    await whicheverFirst(settled, request.deadline.signal)
   }
 
   async #settle (request: IdempotentRequest, claim: Claim, answer: Answer, settings: IdempotencySettings): Promise<void> {
@@ -191,18 +190,19 @@ export class IdempotencyFlow {
   }
 
   #signal (request: IdempotentRequest): AbortSignal | undefined {
-    return this.#storeTakesSignal ? request.deadline?.signal : undefined
+    return this.#storeTakesSignal ? request.deadline.signal : undefined
   }
 }
 
 /**
  * When a claim frees itself if its run never ends: on Lambda, the end of the invocation (Lambda kills a run
- * past it); locally, the deadline (or API Gateway's limit without one) plus the grace.
+ * past it); locally, the deadline (or API Gateway's limit for one that never passes) plus the grace: a
+ * record never holds a key forever.
  */
-function claimExpiry (deadline: Deadline | null, now: number, graceMs: number): number {
+function claimExpiry (deadline: Deadline, now: number, graceMs: number): number {
   const invocation = currentInvocation()
   if (invocation !== undefined) return now + invocation.context.getRemainingTimeInMillis()
-  return (deadline?.at ?? now + API_GATEWAY_LIMIT_MS) + graceMs
+  return (deadline.at === Infinity ? now + API_GATEWAY_LIMIT_MS : deadline.at) + graceMs
 }
 
 /** Waits for `work` or for `signal` to abort, whichever comes first; `work` must never reject. */

@@ -254,7 +254,7 @@ export class HaloParams {
 
 /** The deadline signal of the request this read runs in, if any. */
 function requestSignal (): AbortSignal | undefined {
-  return haloContext()?.deadline?.signal
+  return haloContext()?.deadline.signal
 }
 
 function decode (name: string, raw: string | undefined, json: boolean): unknown {

@@ -29,16 +29,22 @@ app.get('/', async (request) => {
   const debug: boolean | null = request.debugLogEnabled
   const headers: Record<string, string> = request.correlationHeaders()
   const response: Response = await request.fetch('http://example.test', { method: 'POST' })
-  const deadline: Deadline | null = request.deadline
+  const deadline: Deadline = request.deadline
+  // Never null, with or without the timeout part: read without a check.
+  const remaining: number = request.deadline.remaining()
+  const neverNull: null extends typeof request.deadline ? 'nullable' : 'never null' = 'never null'
+  // @ts-expect-error the deadline is read-only: the timeout part sets it
+  request.deadline = deadline
   // @ts-expect-error the correlation id is a string
   const wrong: number = request.correlationId
-  return { id, ids, debug, headers, status: response.status, deadline, wrong }
+  return { id, ids, debug, headers, status: response.status, deadline, remaining, neverNull, wrong }
 })
 
 const context: HaloContext | undefined = haloContext()
 if (context !== undefined) {
   const id: string = context.correlationId
-  context.log.info({ id }, 'typed')
+  const signal: AbortSignal = context.deadline.signal
+  context.log.info({ id, aborted: signal.aborted }, 'typed')
 }
 
 const handler = createLambdaHandler(app, { binaryMimeTypes: ['image/png'] })
