@@ -78,4 +78,4 @@ const correlation: FastifyPluginAsync<CorrelationOptions> = async (fastify, opti
   })
 }
 
-export const correlationPlugin = fp(correlation, { name: 'fastify-halo-correlation', fastify: '5.x' })
+export const correlationPlugin = fp(correlation, { name: 'fastify-halo-correlation' })

@@ -31,4 +31,4 @@ const errors: FastifyPluginAsync<ErrorsOptions> = async (fastify, options) => {
   })
 }
 
-export const errorsPlugin = fp(errors, { name: 'fastify-halo-errors', fastify: '5.x' })
+export const errorsPlugin = fp(errors, { name: 'fastify-halo-errors' })

@@ -60,7 +60,7 @@ const events: FastifyPluginAsync = async (fastify) => {
 }
 
 /** Gives requests `record` and `eventSource`, and closes event routes to HTTP events on Lambda. Part of `fastify-halo`. */
-export const eventsPlugin = fp(events, { name: 'fastify-halo-events', fastify: '5.x' })
+export const eventsPlugin = fp(events, { name: 'fastify-halo-events' })
 
 /**
  * Checks `events` at handler creation; returns the routes named by path, which HTTP events may not reach,

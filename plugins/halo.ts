@@ -45,4 +45,4 @@ const halo: FastifyPluginAsync<HaloOptions> = async (fastify, options) => {
   if (options.saga !== false) await fastify.register(sagaPlugin, options.saga ?? {})
 }
 
-export const haloPlugin = fp(halo, { name: 'fastify-halo', fastify: '5.x' })
+export const haloPlugin = fp(halo, { name: 'fastify-halo' })

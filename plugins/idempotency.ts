@@ -274,4 +274,4 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
  * Idempotent invocations: a repeated POST, PUT, PATCH or DELETE replays the first answer (status, headers,
  * body byte for byte) with `idempotent-replayed: true`; see the top of this file for the rules.
  */
-export const idempotencyPlugin = fp(idempotency, { name: 'fastify-halo-idempotency', fastify: '5.x' })
+export const idempotencyPlugin = fp(idempotency, { name: 'fastify-halo-idempotency' })

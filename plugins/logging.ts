@@ -30,6 +30,5 @@ const logging: FastifyPluginAsync<LoggingOptions> = async (fastify, options) => 
 
 export const loggingPlugin = fp(logging, {
   name: 'fastify-halo-logging',
-  fastify: '5.x',
   dependencies: ['fastify-halo-correlation']
 })

@@ -94,4 +94,4 @@ async function params (fastify: FastifyInstance, options: ParamsOptions): Promis
  * SSM parameters: `fastify.params` (cached reads, refreshed in the background) and, with `path` and
  * `schema`, `fastify.config` loaded and validated at start-up. Type `fastify.config` with `HaloConfigTypes`.
  */
-export const paramsPlugin: FastifyPluginAsync<ParamsOptions> = fp(params, { name: 'fastify-halo-params', fastify: '5.x' })
+export const paramsPlugin: FastifyPluginAsync<ParamsOptions> = fp(params, { name: 'fastify-halo-params' })

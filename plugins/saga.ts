@@ -179,4 +179,4 @@ async function sagas (fastify: FastifyInstance, options: SagaOptions): Promise<v
  * the current request's deadline) and `fastify.saga.recover()`, every transition recorded in the saga log.
  * An uncaught `SagaRollback` answers 500 `HALO_ERR_SAGA_ROLLBACK` naming `failedState`, through the errors part.
  */
-export const sagaPlugin: FastifyPluginAsync<SagaOptions> = fp(sagas, { name: 'fastify-halo-saga', fastify: '5.x' })
+export const sagaPlugin: FastifyPluginAsync<SagaOptions> = fp(sagas, { name: 'fastify-halo-saga' })

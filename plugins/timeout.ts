@@ -201,7 +201,4 @@ const timeout: FastifyPluginAsync<TimeoutOptions> = async (fastify, options) => 
   })
 }
 
-export const timeoutPlugin = fp(timeout, {
-  name: 'fastify-halo-timeout',
-  fastify: '5.x'
-})
+export const timeoutPlugin = fp(timeout, { name: 'fastify-halo-timeout' })

@@ -51,3 +51,21 @@ t.test('sibling encapsulated contexts may each register halo once', async (t) =>
   await app.register(async (child) => { await child.register(halo) }, { prefix: '/b' })
   await t.resolves(Promise.resolve(app.ready()))
 })
+
+t.test('halo and each part refuse a Fastify other than 5 with fastify-plugin\'s own error', async (t) => {
+  const parts: Array<[string, FastifyPluginAsync<any>]> = [
+    ['fastify-halo', halo],
+    ['fastify-halo-correlation', correlationPlugin],
+    ['fastify-halo-errors', errorsPlugin],
+    ['fastify-halo-timeout', timeoutPlugin],
+    ['fastify-halo-idempotency', idempotencyPlugin],
+    ['fastify-halo-saga', sagaPlugin]
+  ]
+  for (const [name, part] of parts) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    Object.defineProperty(app, 'version', { value: '4.29.1' })
+    const error = await Promise.resolve(app.register(part).ready()).then(() => undefined, (error: unknown) => error)
+    t.match(error, { code: 'FST_ERR_PLUGIN_VERSION_MISMATCH', message: `fastify-plugin: ${name} - expected '5.x' fastify version, '4.29.1' is installed` }, name)
+  }
+})
