@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { callerScope, canonicalJson, hashKey, idempotencyRecordId, payloadFingerprint } from '../lib/idempotency/index.js'
+import { callerScope, canonicalJson, hashKey, idempotencyRecordId, requestFingerprint } from '../lib/idempotency/index.js'
 
 t.test('canonicalJson sorts keys at every depth and keeps array order', async (t) => {
   const one = { b: 1, a: { d: [3, { z: 1, y: 2 }], c: null }, e: 'x' }
@@ -9,6 +9,12 @@ t.test('canonicalJson sorts keys at every depth and keeps array order', async (t
   t.equal(canonicalJson(other), canonicalJson(one))
   t.not(canonicalJson([1, 2]), canonicalJson([2, 1]))
   t.equal(canonicalJson({ 10: 'a', 9: 'b', b: 1, a: 2 }), canonicalJson({ a: 2, b: 1, 9: 'b', 10: 'a' }))
+  const manyKeys = Object.fromEntries(Array.from({ length: 40 }, (_, index) => [`k${(index * 7) % 40}`, index]))
+  const fewKeys = { é: 1, z: 2, Z: 3, aa: 4, a: 5, '': 6 }
+  for (const value of [manyKeys, fewKeys]) {
+    const sorted = Object.keys(value).sort()
+    t.equal(canonicalJson(value), `{${sorted.map((key) => `${JSON.stringify(key)}:${JSON.stringify((value as Record<string, number>)[key])}`).join(',')}}`, `${sorted.length} keys in sort() order`)
+  }
 })
 
 t.test('canonicalJson follows JSON.stringify otherwise', async (t) => {
@@ -50,12 +56,25 @@ t.test('idempotencyRecordId: one record per namespace, caller, method, route and
   t.notMatch(id, /alice/, 'the authorization value is never visible')
 })
 
-t.test('payloadFingerprint', async (t) => {
-  t.equal(payloadFingerprint({ a: 1, b: [1, 2] }, 'md5'), payloadFingerprint({ b: [1, 2], a: 1 }, 'md5'), 'key order does not matter')
-  t.not(payloadFingerprint({ a: 1 }, 'md5'), payloadFingerprint({ a: 2 }, 'md5'))
-  t.equal(payloadFingerprint(Buffer.from('raw body'), 'md5'), payloadFingerprint('raw body', 'md5'), 'raw bodies hashed as they are')
-  t.equal(payloadFingerprint(undefined, 'md5'), hashKey([''], 'md5'), 'no body')
-  t.equal(payloadFingerprint({ a: 1 }, 'sha256'), hashKey(['{"a":1}'], 'sha256'))
+t.test('requestFingerprint: one digest of the URL and the body', async (t) => {
+  t.equal(requestFingerprint('/orders', { a: 1, b: [1, 2] }, 'md5'), requestFingerprint('/orders', { b: [1, 2], a: 1 }, 'md5'), 'key order does not matter')
+  t.not(requestFingerprint('/orders', { a: 1 }, 'md5'), requestFingerprint('/orders', { a: 2 }, 'md5'))
+  t.not(requestFingerprint('/orders?x=1', { a: 1 }, 'md5'), requestFingerprint('/orders', { a: 1 }, 'md5'), 'the URL counts')
+  t.equal(requestFingerprint('/orders', Buffer.from('raw body'), 'md5'), requestFingerprint('/orders', 'raw body', 'md5'), 'raw bodies hashed as they are')
+  t.equal(requestFingerprint('/orders', undefined, 'md5'), hashKey(['/orders', ''], 'md5'), 'no body')
+  t.equal(requestFingerprint('/orders', { a: 1 }, 'sha256'), hashKey(['/orders', '{"a":1}'], 'sha256'))
+})
+
+t.test('canonicalJson gives the same text for a body at the depth written by recursion and one level deeper', async (t) => {
+  for (const depth of [31, 32, 33]) {
+    const objects = JSON.parse('{"z":[1,{"y":2,"x":3}],"n":'.repeat(depth) + 'null' + '}'.repeat(depth)) as unknown
+    t.equal(canonicalJson(objects), '{"n":'.repeat(depth) + 'null' + ',"z":[1,{"x":3,"y":2}]}'.repeat(depth), `objects ${depth} deep`)
+    const arrays = JSON.parse('[1,'.repeat(depth) + '{"b":1,"a":2}' + ']'.repeat(depth)) as unknown
+    t.equal(canonicalJson(arrays), '[1,'.repeat(depth) + '{"a":2,"b":1}' + ']'.repeat(depth), `arrays ${depth} deep`)
+    let mixed: unknown = { s: Symbol('s'), at: new Date(0) }
+    for (let level = 0; level < depth; level++) mixed = { f: () => level, u: undefined, list: [undefined, mixed] }
+    t.equal(canonicalJson(mixed), '{"list":[null,'.repeat(depth) + '{"at":"1970-01-01T00:00:00.000Z"}' + ']}'.repeat(depth), `unrepresentable members ${depth} deep`)
+  }
 })
 
 t.test('canonicalJson walks a body nested far deeper than the call stack goes', async (t) => {
@@ -64,7 +83,7 @@ t.test('canonicalJson walks a body nested far deeper than the call stack goes', 
   t.equal(canonicalJson(arrays), '['.repeat(depth) + ']'.repeat(depth))
   const objects = JSON.parse('{"b":1,"a":'.repeat(depth) + 'null' + '}'.repeat(depth)) as unknown
   t.equal(canonicalJson(objects), '{"a":'.repeat(depth) + 'null' + ',"b":1}'.repeat(depth))
-  t.equal(payloadFingerprint(objects, 'md5'), payloadFingerprint(JSON.parse(canonicalJson(objects)), 'md5'))
+  t.equal(requestFingerprint('/', objects, 'md5'), requestFingerprint('/', JSON.parse(canonicalJson(objects)), 'md5'))
 })
 
 t.test('canonicalJson: boxed primitives, symbols and cycles as JSON.stringify has them', async (t) => {

@@ -8,7 +8,7 @@ import {
   DeleteItemCommand, DescribeTableCommand, GetItemCommand, DescribeTimeToLiveCommand, DynamoDBClient
 } from '@aws-sdk/client-dynamodb'
 import {
-  DYNAMODB_MAX_ITEM_BYTES, DynamoDBIdempotencyStore, MemoryIdempotencyStore, classifyRepeat, idempotencyRecordId, payloadFingerprint
+  DYNAMODB_MAX_ITEM_BYTES, DynamoDBIdempotencyStore, MemoryIdempotencyStore, classifyRepeat, idempotencyRecordId, requestFingerprint
 } from '../lib/idempotency/index.js'
 import type { CompleteResult, IdempotencyRecord, IdempotencyStore, StoredResponse } from '../lib/idempotency/index.js'
 import { itemBytes } from '../lib/idempotency/dynamodb-store.js'
@@ -105,9 +105,9 @@ for (const fixture of fixtures) {
 
   t.test(`${fixture.name}: repeats are classified for the plugin`, async (t) => {
     const id = randomUUID()
-    const fingerprint = payloadFingerprint({ amount: 10, currency: 'EUR' }, 'md5')
+    const fingerprint = requestFingerprint('/orders', { amount: 10, currency: 'EUR' }, 'md5')
     const owner = await claimOrFail(store, id, fingerprint)
-    const sameBodyOtherOrder = payloadFingerprint({ currency: 'EUR', amount: 10 }, 'md5')
+    const sameBodyOtherOrder = requestFingerprint('/orders', { currency: 'EUR', amount: 10 }, 'md5')
     const pending = await store.claim(id, sameBodyOtherOrder, FAR(), TTL)
     t.notOk(pending.claimed)
     if (pending.claimed) return
@@ -115,7 +115,7 @@ for (const fixture of fixtures) {
     t.equal(repeat.outcome, 'in-progress', 'the same body in another key order is the same request')
     t.ok(repeat.outcome === 'in-progress' && repeat.retryAfterSeconds >= 59 && repeat.retryAfterSeconds <= 60, 'retry after its deadline')
     t.same(classifyRepeat(pending.existing, sameBodyOtherOrder, pending.existing.inProgressExpiry + 5000), { outcome: 'in-progress', retryAfterSeconds: 1 })
-    t.same(classifyRepeat(pending.existing, payloadFingerprint({ amount: 11, currency: 'EUR' }, 'md5')), { outcome: 'key-reused' })
+    t.same(classifyRepeat(pending.existing, requestFingerprint('/orders', { amount: 11, currency: 'EUR' }, 'md5')), { outcome: 'key-reused' })
 
     await store.complete(id, owner, answer('done'), TTL)
     const done = await store.claim(id, fingerprint, FAR(), TTL)
@@ -305,7 +305,7 @@ for (const fixture of fixtures.filter((fixture) => fixture.dynamodb !== undefine
     const store = new DynamoDBIdempotencyStore({ table: (fixture.store as DynamoDBIdempotencyStore).table, client: dynamodb.client })
     const storeAnswer = async (body: Buffer): Promise<{ result: CompleteResult, id: string }> => {
       const id = idempotencyRecordId({ namespace: '', scope: '', method: 'POST', route: '/files', key: randomUUID() }, 'sha256')
-      const owner = await claimOrFail(store, id, payloadFingerprint(body, 'sha256'))
+      const owner = await claimOrFail(store, id, requestFingerprint('/orders', body, 'sha256'))
       return { result: await store.complete(id, owner, answer(body), TTL), id }
     }
     // Random bytes: gzip cannot shrink them.

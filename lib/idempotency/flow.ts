@@ -17,7 +17,7 @@ import { CORRELATION_ID_HEADER } from '../correlation.js'
 import { API_GATEWAY_LIMIT_MS } from '../deadline.js'
 import { HALO_ERR_IDEMPOTENCY_STORE, errorMessage } from '../errors.js'
 import { currentInvocation } from '../lambda.js'
-import { callerScope, hashKey, idempotencyRecordId, payloadFingerprint, type HashAlgorithm } from './keys.js'
+import { callerScope, idempotencyRecordId, requestFingerprint, type HashAlgorithm } from './keys.js'
 import { classifyRepeat, type IdempotencyStore, type Repeat, type StoredResponse } from './record.js'
 
 /** How one route's requests are made idempotent: the plugin's options merged with the route's. */
@@ -101,7 +101,7 @@ export class IdempotencyFlow {
    * fails and the route does not continue without it.
    */
   async admit (request: IdempotentRequest, route: string, key: string | undefined, settings: IdempotencySettings, scope?: string): Promise<Admission> {
-    const fingerprint = hashKey([request.url, payloadFingerprint(request.body, settings.hash)], settings.hash)
+    const fingerprint = requestFingerprint(request.url, request.body, settings.hash)
     const material = settings.keyedByPayload ? fingerprint + (key ?? '') : key as string
     const id = idempotencyRecordId({
       namespace: this.#namespace,

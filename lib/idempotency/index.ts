@@ -1,6 +1,6 @@
 // The framework-free half of idempotent invocations: key derivation, record states, the request flow and
 // the two stores. Loading this module does not load the AWS SDK; the DynamoDB store imports it on first use.
-export { callerScope, canonicalJson, hashKey, idempotencyRecordId, payloadFingerprint } from './keys.js'
+export { callerScope, canonicalJson, hashKey, idempotencyRecordId, requestFingerprint } from './keys.js'
 export type { CallerHeaders, HashAlgorithm, IdempotencyKeyParts } from './keys.js'
 export { classifyRepeat } from './record.js'
 export { IdempotencyFlow } from './flow.js'

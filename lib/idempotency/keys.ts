@@ -60,8 +60,9 @@ export function callerScope (headers: CallerHeaders, lambdaEvent?: unknown): str
 
 /** One scope member, length-prefixed; absent (or not text) is empty. */
 function part (value: unknown): string {
-  const text = typeof value === 'string' ? value : ''
-  return `${text.length}:${text}`
+  // Most members are absent on most requests: their part is one constant, not a new string each time.
+  if (typeof value !== 'string' || value === '') return '0:'
+  return `${value.length}:${value}`
 }
 
 /** Text written between values, and the end of a container (which leaves the set of open ones). */
@@ -79,6 +80,63 @@ const COMMA = new Punctuation(',')
 export function canonicalJson (value: unknown): string {
   const root = jsonValue(value)
   if (omitted(root)) return ''
+  return shallowCanonicalJson(root, SHALLOW_DEPTH) ?? deepCanonicalJson(root)
+}
+
+/** How deep a body is written by recursion, the quick way: a typical body is a few levels deep. */
+const SHALLOW_DEPTH = 32
+
+/**
+ * Canonical JSON text of `value` (its toJSON already applied, and representable) when no deeper than `depth`,
+ * else null (a cycle is too deep as well). It writes straight into the text, where the explicit stack below
+ * allocates an entry per member and a set of open containers.
+ */
+function shallowCanonicalJson (value: unknown, depth: number): string | null {
+  if (value === null || typeof value !== 'object' || value instanceof Number || value instanceof String || value instanceof Boolean) {
+    return JSON.stringify(value)
+  }
+  if (depth === 0) return null
+  if (Array.isArray(value)) {
+    let text = '['
+    for (let index = 0; index < value.length; index++) {
+      const element = jsonValue(value[index])
+      // JSON writes an unrepresentable element as null.
+      const elementText = omitted(element) ? 'null' : shallowCanonicalJson(element, depth - 1)
+      if (elementText === null) return null
+      text += index === 0 ? elementText : `,${elementText}`
+    }
+    return `${text}]`
+  }
+  let text = ''
+  for (const key of sortedKeys(value)) {
+    const member = jsonValue((value as Record<string, unknown>)[key])
+    if (omitted(member)) continue
+    const memberText = shallowCanonicalJson(member, depth - 1)
+    if (memberText === null) return null
+    text += `${text === '' ? '' : ','}${JSON.stringify(key)}:${memberText}`
+  }
+  return `{${text}}`
+}
+
+/**
+ * The own enumerable keys in code-unit order, as `sort()` gives them. A body's objects have a few keys, and
+ * `sort()` allocates its work space even for two: a few keys are sorted by insertion, in place.
+ */
+function sortedKeys (value: object): string[] {
+  const keys = Object.keys(value)
+  if (keys.length > INSERTION_SORT_MAX) return keys.sort()
+  for (let index = 1; index < keys.length; index++) {
+    const key = keys[index]
+    let at = index
+    for (; at > 0 && keys[at - 1] > key; at--) keys[at] = keys[at - 1]
+    keys[at] = key
+  }
+  return keys
+}
+const INSERTION_SORT_MAX = 16
+
+/** canonicalJson for a value of any depth: an explicit stack, not the call stack. */
+function deepCanonicalJson (root: unknown): string {
   const open = new Set<object>()
   const pending: unknown[] = [root]
   let text = ''
@@ -103,7 +161,7 @@ export function canonicalJson (value: unknown): string {
       } else {
         text += '{'
         pending.push(new Punctuation('}', item))
-        const keys = Object.keys(item).sort()
+        const keys = sortedKeys(item)
         let first = true
         for (let index = keys.length - 1; index >= 0; index--) {
           const member = jsonValue((item as Record<string, unknown>)[keys[index]])
@@ -155,10 +213,10 @@ export function idempotencyRecordId (parts: IdempotencyKeyParts, algorithm: Hash
 }
 
 /**
- * The fingerprint of a request body, stored with the record to detect a key reused with another body:
- * a Buffer or string body is hashed as it is, anything else (a parsed JSON body) as its canonical JSON.
+ * The fingerprint of a request, stored with the record to detect a key reused for another request: a digest of
+ * its URL and body, a Buffer or string body as it is, anything else (a parsed JSON body) as its canonical JSON.
  */
-export function payloadFingerprint (body: unknown, algorithm: HashAlgorithm): string {
+export function requestFingerprint (url: string, body: unknown, algorithm: HashAlgorithm): string {
   const material = typeof body === 'string' || Buffer.isBuffer(body) ? body : canonicalJson(body)
-  return hashKey([material], algorithm)
+  return hashKey([url, material], algorithm)
 }

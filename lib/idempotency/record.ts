@@ -21,7 +21,7 @@ export const COMPLETED = 'COMPLETED'
 interface RecordBase {
   /** See `idempotencyRecordId`. */
   id: string
-  /** See `payloadFingerprint`: a repeat with another fingerprint reused the key for another request. */
+  /** See `requestFingerprint`: a repeat with another fingerprint reused the key for another request. */
   fingerprint: string
   /** Epoch seconds after which the record counts as absent. */
   expiration: number
