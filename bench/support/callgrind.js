@@ -1,10 +1,13 @@
 // `--callgrind`: instructions per request, which machine load does not move. Each variant runs under
 // `valgrind --tool=callgrind` in a process of its own (an HTTP server the parent sends requests to over one
-// keep-alive connection, a Lambda loop, or a loop of SQS batches counted per record); after a warm-up (JIT tiering counts invocations, not time, so
-// it is as far along as outside valgrind), its counters are zeroed, N requests are served, and the counters
-// dumped: the dump holds exactly those N requests (for the HTTP server, the server side only). A full garbage
+// keep-alive connection, a Lambda loop, or a loop of SQS batches counted per record); after a warm-up (JIT
+// tiering counts invocations, not time, so it is as far along as outside valgrind), its counters are zeroed,
+// N requests are served, and the counters dumped: the dump holds exactly those N requests (for the HTTP server, the server side only). A full garbage
 // collection just before zeroing keeps a major collection, whose cost depends on the heap rather than on the
-// requests, out of the count (scavenges, which the requests' garbage causes, stay in). Dumps stay in
+// requests, out of the count (scavenges, which the requests' garbage causes, stay in). The warm-up runs
+// uninstrumented (--instr-atstart=no, then callgrind_control --instr), several times faster, so it can be
+// long enough for V8's compilers to settle: after a short one, what they still compile, and the functions
+// not yet optimized, moved the figures by 10% from one run to the next. Dumps stay in
 // bench/.callgrind/ for `callgrind_annotate` (native code only: V8's JIT code shows as addresses).
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
@@ -42,8 +45,8 @@ export const scenarios = [
 ]
 
 const settings = {
-  full: { warmUp: 3000, requests: 1000 },
-  quick: { warmUp: 1000, requests: 300 },
+  full: { warmUp: 20000, requests: 1000 },
+  quick: { warmUp: 10000, requests: 300 },
   smoke: { warmUp: 20, requests: 20 }
 }
 
@@ -93,7 +96,7 @@ function callgrindControl (pid, command) {
 async function startUnderCallgrind (script, args, name) {
   return startWorker(script, args, {
     execPath: 'valgrind',
-    execArgv: ['--tool=callgrind', '--quiet', `--callgrind-out-file=${join(callgrindDirectory, `${name}.out`)}`, process.execPath, '--expose-gc']
+    execArgv: ['--tool=callgrind', '--quiet', '--instr-atstart=no', `--callgrind-out-file=${join(callgrindDirectory, `${name}.out`)}`, process.execPath, '--expose-gc']
   })
 }
 
@@ -153,7 +156,9 @@ async function countVariant (kind, variant, { warmUp, requests }) {
   try {
     const counts = new Map()
     for (const scenario of scenarios.filter((scenario) => scenario.kind === kind && scenario.variants.includes(variant))) {
+      callgrindControl(worker.pid, '--instr=off')
       await drive(worker, scenario, warmUp)
+      callgrindControl(worker.pid, '--instr=on')
       let served = 0
       const instructions = await counted(worker, name, `${name}-${fileName(scenario.name)}`, async () => { served = await drive(worker, scenario, requests) })
       counts.set(scenario.name, { all: instructions.all / served, own: instructions.own / served })
