@@ -8,8 +8,8 @@ import { startWorker } from './support/worker.js'
 import { lambdaLoopScript } from './lambda.bench.js'
 import { fileURLToPath } from 'node:url'
 
-const eventsLoopScript = fileURLToPath(new URL('./workers/events-loop.js', import.meta.url))
-const BATCH_SIZE = 100
+export const eventsLoopScript = fileURLToPath(new URL('./workers/events-loop.js', import.meta.url))
+export const BATCH_SIZE = 100
 
 const settings = {
   full: { warmUpMs: 2000, rounds: 30, roundMs: 400 },

@@ -8,7 +8,7 @@
 //                   print their busiest functions, instead of the benchmarks
 //   --callgrind     instructions per request of each variant under valgrind's callgrind (needs valgrind),
 //                   instead of the benchmarks; steady where wall-clock figures are not. With --quick, fewer
-//                   requests; with --only http or --only lambda, those scenarios only. Dumps in bench/.callgrind/
+//                   requests; with --only http, lambda or events, those scenarios only. Dumps in bench/.callgrind/
 // A benchmark is one file: `export async function run({ quick, smoke })` resolving to
 // `[{ name, value, unit, baseline?, ratio?, target?: { atLeast } | { atMost }, samples?, detail? }]`.
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'

@@ -2,12 +2,13 @@
 // gives each request its record; `recordDispatcher` (used by createLambdaHandler) hands each record of an
 // event to its route as a POST, through every hook, and turns the outcomes into the handler's answer.
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync, LightMyRequestResponse, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { CORRELATION_ID_HEADER } from '../lib/correlation.js'
 import { HALO_ERR_EVENT_ROUTE, HALO_ERR_NOT_FOUND, HALO_ERR_OPTION, errorMessage } from '../lib/errors.js'
 import {
-  EVENT_SOURCES, batchOutcome, recordMessage, runBatch,
-  type EventBatchResponse, type EventSourceName, type RecordBatch, type SkipReason
+  EVENT_SOURCES, RecordRequest, batchOutcome, recordMessage, runBatch,
+  type EventBatchResponse, type EventSourceName, type RecordAnswer, type RecordBatch, type SkipReason
 } from '../lib/events/index.js'
 import { currentInvocation, lambdaInvocationStorage, recordInvocation, type LambdaInvocation } from '../lib/lambda.js'
 import { anyOf, integerBetween, isFunction, validateOptions, type OptionCheck } from '../lib/options.js'
@@ -94,15 +95,14 @@ export function recordDispatcher (app: FastifyInstance, routes: EventRoutes): Re
   const marginMs = routes.marginMs ?? 500
 
   /**
-   * Injected with a callback: the promise form dispatches only when awaited, outside the record's
-   * invocation context, so the request would not see its record.
+   * Hands the request to the app's router (lib/events/injection.ts says why not through `app.inject`). The
+   * dispatch starts at once, inside the record's invocation context, which the request's hooks then see.
    */
-  function injectRecord (url: string, headers: Record<string, string>, payload: string): Promise<LightMyRequestResponse> {
-    return new Promise((resolve, reject) => {
-      app.inject({ method: 'POST', url, headers, payload }, (error, response) => {
-        if (error == null) resolve(response as LightMyRequestResponse)
-        else reject(error)
-      })
+  function dispatchRecord (url: string, headers: Record<string, string>, payload: string): Promise<RecordAnswer> {
+    return new Promise((resolve) => {
+      const request = new RecordRequest(url, headers, payload, resolve)
+      // The router takes Node's request and response; Fastify and routes use no more of them than these keep.
+      app.routing(request as unknown as IncomingMessage, request.response as unknown as ServerResponse)
     })
   }
 
@@ -114,14 +114,15 @@ export function recordDispatcher (app: FastifyInstance, routes: EventRoutes): Re
       headers[CORRELATION_ID_HEADER] ??= message.id
     }
     headers['content-type'] = message.contentType
-    const fields = { ...invocation.logFields, recordId: message.id, eventSource: source }
+    const served = recordInvocation(invocation, { source, record, id: message.id })
     try {
       const url = typeof route === 'string' ? route : route(record)
-      const response = await lambdaInvocationStorage.run(recordInvocation(invocation, { source, record, id: message.id }), injectRecord, url, headers, message.payload)
-      if (response.statusCode >= 200 && response.statusCode < 300) return true
-      app.log.error({ ...fields, correlationId: response.headers[CORRELATION_ID_HEADER], url, statusCode: response.statusCode }, 'record failed')
+      const answer = await lambdaInvocationStorage.run(served, dispatchRecord, url, headers, message.payload)
+      if (answer.ended && answer.statusCode >= 200 && answer.statusCode < 300) return true
+      const failure = { ...served.logFields, eventSource: source, correlationId: answer.headers[CORRELATION_ID_HEADER], url, statusCode: answer.statusCode }
+      app.log.error(failure, answer.ended ? 'record failed' : 'record failed: its answer was cut off')
     } catch (error) {
-      app.log.error({ ...fields, correlationId: headers[CORRELATION_ID_HEADER], err: error }, `record failed: ${errorMessage(error)}`)
+      app.log.error({ ...served.logFields, eventSource: source, correlationId: headers[CORRELATION_ID_HEADER], err: error }, `record failed: ${errorMessage(error)}`)
     }
     return false
   }

@@ -224,14 +224,14 @@ t.test('a source without a route is logged and thrown; function routes choose pe
   await t.rejects(plain(sqsEvent([{ body: '1' }]), lambdaContext()), { code: 'HALO_ERR_EVENT_ROUTE' })
 })
 
-t.test('a record that cannot be injected (the app is closing) is reported failed', async (t) => {
+t.test('a record that arrives while the app is closing is answered 503 and reported failed', async (t) => {
   const { app, logs } = await buildApp({}, (app) => { app.post('/sqs', async () => ({})) })
   const handler = createLambdaHandler(app, { events: { sqs: '/sqs' } })
   t.same(await handler(sqsEvent([{ body: '1' }]), lambdaContext()), { batchItemFailures: [] })
   await app.close()
   const event = sqsEvent([{ body: '1' }])
   t.same(await handler(event, lambdaContext()), { batchItemFailures: [{ itemIdentifier: event.Records[0]!.messageId }] })
-  t.ok(logs.lines.some((line) => line.level === 'error' && line.recordId === event.Records[0]!.messageId && String(line.msg).startsWith('record failed: ')))
+  t.ok(logs.lines.some((line) => line.level === 'error' && line.recordId === event.Records[0]!.messageId && line.msg === 'record failed' && line.statusCode === 503))
 })
 
 t.test('events options are checked when the handler is made', async (t) => {

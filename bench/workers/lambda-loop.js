@@ -1,6 +1,7 @@
-// One variant's Lambda handler invoked in a loop, one invocation at a time as Lambda does, each with a new
-// API Gateway v2 event and a new context. Arguments: the variant's name and, optionally, a JSON object of
-// options for its `createLambdaHandler` (the DynamoDB endpoint and table of lambda-idempotency.bench.js).
+// One variant's Lambda handler invoked in a loop, one invocation at a time as Lambda does (each on a turn of
+// the event loop of its own), each with a new API Gateway v2 event and a new context. Arguments: the
+// variant's name and, optionally, a JSON object of options for its `createLambdaHandler` (the DynamoDB
+// endpoint and table of lambda-idempotency.bench.js).
 import { randomUUID } from 'node:crypto'
 import { dynamoDBCalls } from '../support/dynamodb-calls.js'
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js'
@@ -49,6 +50,10 @@ runWorker(async ([variantName, options = '{}']) => {
       while (count === undefined ? performance.now() < end : invocations < count) {
         if (await invoke(handler, freshKeyHeader === undefined ? request : withFreshKey(request, freshKeyHeader), status)) replayed++
         invocations++
+        // Lambda's runtime fetches the next event over HTTP: each invocation starts on a turn of the event loop
+        // of its own. Back to back in microtasks, the immediate that light-my-request leaves per answer (its
+        // socket's write callback) never ran, and every request and reply of a round stayed on the heap.
+        await new Promise(setImmediate)
       }
       return {
         invocations,

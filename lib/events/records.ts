@@ -98,18 +98,18 @@ function withoutContext (value: Fields, headers: Record<string, string>): Fields
   return body
 }
 
-/** A body that is JSON when it parses as JSON, and text otherwise. */
-function textBody (body: string, headers: Record<string, string>): { payload: string, contentType: string } {
+/** A record whose body is JSON when it parses as JSON, and text otherwise. */
+function textMessage (id: string, body: string, headers: Record<string, string>): RecordMessage {
   let value: unknown
   try {
     value = JSON.parse(body)
   } catch {
-    return { payload: body, contentType: TEXT_TYPE }
+    return { id, payload: body, contentType: TEXT_TYPE, headers }
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value) || !(CORRELATION_CONTEXT_FIELD in value)) {
-    return { payload: body, contentType: JSON_TYPE }
+    return { id, payload: body, contentType: JSON_TYPE, headers }
   }
-  return { payload: JSON.stringify(withoutContext(value as Fields, headers)), contentType: JSON_TYPE }
+  return { id, payload: JSON.stringify(withoutContext(value as Fields, headers)), contentType: JSON_TYPE, headers }
 }
 
 /**
@@ -136,20 +136,19 @@ export function recordMessage (source: EventSourceName, record: unknown): Record
   const headers: Record<string, string> = {}
   switch (source) {
     case 'sqs': {
-      const body = textBody(text(members.body), headers)
+      // The attributes are read after the payload's __context__, so that an attribute wins over it.
+      const message = textMessage(text(members.messageId), text(members.body), headers)
       takeAttributes(members.messageAttributes, 'dataType', 'stringValue', headers)
-      return { id: text(members.messageId), ...body, headers }
+      return message
     }
     case 'sns': {
       const sns = fields(members.Sns)
-      const body = textBody(text(sns.Message), headers)
+      const message = textMessage(text(sns.MessageId), text(sns.Message), headers)
       takeAttributes(sns.MessageAttributes, 'Type', 'Value', headers)
-      return { id: text(sns.MessageId), ...body, headers }
+      return message
     }
-    case 'kinesis': {
-      const data = Buffer.from(text(fields(members.kinesis).data), 'base64').toString('utf8')
-      return { id: text(members.eventID), ...textBody(data, headers), headers }
-    }
+    case 'kinesis':
+      return textMessage(text(members.eventID), Buffer.from(text(fields(members.kinesis).data), 'base64').toString('utf8'), headers)
     case 'eventbridge': {
       const detail = members.detail
       const body = detail !== null && typeof detail === 'object' && !Array.isArray(detail) ? withoutContext(detail as Fields, headers) : detail
