@@ -6,6 +6,8 @@
 const crypto = process.getBuiltinModule('node:crypto')
 
 export const { AsyncLocalStorage } = process.getBuiltinModule('node:async_hooks')
+export const { EventEmitter } = process.getBuiltinModule('node:events')
+export const { Readable, Writable } = process.getBuiltinModule('node:stream')
 export const { STATUS_CODES } = process.getBuiltinModule('node:http')
 export const { createHash, hash, randomUUID } = crypto
 export const { setTimeout: sleep } = process.getBuiltinModule('node:timers/promises')

@@ -5,9 +5,7 @@
 // be paid once per record for nothing. The pair keeps what Fastify and a route use of the raw objects: the
 // request is a Readable of the body, the response a Writable with the headers API of a ServerResponse.
 
-// Taken without an ES import, which would build each module's ES facade (every export read) at cold start.
-const { EventEmitter } = process.getBuiltinModule('node:events')
-const { Readable, Writable } = process.getBuiltinModule('node:stream')
+import { EventEmitter, Readable, Writable } from '../builtins.js'
 
 type HeaderValue = number | string | readonly string[]
 
