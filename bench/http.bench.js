@@ -24,11 +24,11 @@ export const scenarios = [
   { name: 'GET /json', request: getJson, variants: ['bare', 'halo'], target: { atLeast: 0.9 } },
   {
     // Every request repeats one idempotency key: Halo replays the first answer from its memory store, bare
-    // Fastify runs the handler each time. The replay should be the faster of the two.
+    // Fastify runs the (trivial) handler each time. Issue 15's target: the replay nearly as cheap.
     name: 'POST /orders, one idempotency key (replay)',
     request: { ...postOrder, headers: { ...postOrder.headers, 'idempotency-key': 'bench-order-1' } },
     variants: ['bare', 'halo'],
-    target: { atLeast: 1 }
+    target: { atLeast: 0.85 }
   },
   // The part's cost is at most 3% of the figure: a ratio of at least 1 / 1.03.
   { name: 'GET /json, timeout part', request: getJson, variants: ['halo-timeout-off', 'halo'], target: { atLeast: 0.971 } },
