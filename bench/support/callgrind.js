@@ -2,13 +2,14 @@
 // `valgrind --tool=callgrind` in a process of its own (an HTTP server the parent sends requests to over one
 // keep-alive connection, a Lambda loop, or a loop of SQS batches counted per record); after a warm-up (JIT
 // tiering counts invocations, not time, so it is as far along as outside valgrind), its counters are zeroed,
-// N requests are served, and the counters dumped: the dump holds exactly those N requests (for the HTTP server, the server side only). A full garbage
-// collection just before zeroing keeps a major collection, whose cost depends on the heap rather than on the
-// requests, out of the count (scavenges, which the requests' garbage causes, stay in). The warm-up runs
-// uninstrumented (--instr-atstart=no, then callgrind_control --instr), several times faster, so it can be
-// long enough for V8's compilers to settle: after a short one, what they still compile, and the functions
-// not yet optimized, moved the figures by 10% from one run to the next. Dumps stay in
-// bench/.callgrind/ for `callgrind_annotate` (native code only: V8's JIT code shows as addresses).
+// N requests are served, and the counters dumped: the dump holds exactly those N requests (for the HTTP
+// server, the server side only). A full garbage collection just before zeroing keeps a major collection,
+// whose cost depends on the heap rather than on the requests, out of the count (scavenges, which the
+// requests' garbage causes, stay in). The warm-up runs uninstrumented (--instr-atstart=no, then
+// callgrind_control --instr), several times faster, so it can be long enough for V8's compilers to settle:
+// after a short one, what they still compile, and the functions not yet optimized, moved the figures by 10%
+// from one run to the next. Dumps stay in bench/.callgrind/ for `callgrind_annotate` (native code only: V8's
+// JIT code shows as addresses).
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
