@@ -1,6 +1,6 @@
 // Correlation ids: one id follows a call across services. The rules live here, free of Fastify, so the
 // server options (genReqId) and the plugin apply the very same ones.
-import { randomUUID } from './builtins.js'
+import { uuidV4 } from './uuid.js'
 import { eventRequestId, type LambdaInvocation } from './lambda.js'
 
 export const CORRELATION_ID_HEADER = 'x-correlation-id'
@@ -55,7 +55,7 @@ export function resolveCorrelationId (headerValue: unknown, invocation: LambdaIn
 }
 
 function fallbackCorrelationId (invocation: LambdaInvocation | undefined): string {
-  if (invocation === undefined) return randomUUID()
+  if (invocation === undefined) return uuidV4()
   return eventRequestId(invocation.event) ?? invocation.context.awsRequestId
 }
 

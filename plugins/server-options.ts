@@ -1,6 +1,7 @@
 import { LogController, type ConnectionError, type FastifyInstance, type FastifyServerOptions, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { IncomingMessage } from 'node:http'
-import { randomUUID, STATUS_CODES } from '../lib/builtins.js'
+import { STATUS_CODES } from '../lib/builtins.js'
+import { uuidV4 } from '../lib/uuid.js'
 import type { Socket } from 'node:net'
 import type { Logger as PinoLogger } from 'pino'
 import { CORRELATION_ID_HEADER, resolveCorrelationId } from '../lib/correlation.js'
@@ -58,7 +59,7 @@ const clientErrorDetails: Record<number, string> = {
 export function answerClientError (this: FastifyInstance, error: ConnectionError, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
-  const traceId = randomUUID()
+  const traceId = uuidV4()
   const body = JSON.stringify(toProblem({ statusCode: status, message: clientErrorDetails[status] }, traceId, false))
   this.log.debug({ code: error.code, correlationId: traceId }, 'refused a request that is not valid HTTP')
   if (socket.writable) {

@@ -6,7 +6,8 @@
 // The AWS SDK is imported on first use: applications that never use this store do not pay its load time.
 import type { AttributeValue, ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { AwsClient, AwsClientOptions } from '../aws-client.js'
-import { promisify, randomUUID, zlib } from '../builtins.js'
+import { promisify, zlib } from '../builtins.js'
+import { uuidV4 } from '../uuid.js'
 import { DYNAMODB_MAX_ITEM_BYTES, dynamoDBClient, dynamoDBTableChecks, type DynamoDBModule } from '../dynamodb.js'
 import { HALO_ERR_IDEMPOTENCY_STORE, errorMessage } from '../errors.js'
 import { integerBetween, validateOptions } from '../options.js'
@@ -92,7 +93,7 @@ export class DynamoDBIdempotencyStore implements IdempotencyStore {
 
   async claim (id: string, fingerprint: string, inProgressExpiry: number, ttlSeconds: number, signal?: AbortSignal): Promise<ClaimResult> {
     const now = Date.now()
-    const owner = randomUUID()
+    const owner = uuidV4()
     try {
       await this.#call(async (sdk, client) => await client.send(new sdk.PutItemCommand({
         TableName: this.table,

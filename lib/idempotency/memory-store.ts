@@ -1,7 +1,7 @@
 // The local default: records in a Map, bounded by count and by bytes, and evicted least recently used first
 // (Map keeps insertion order, and a record used again is moved to the end). Claims are atomic because each call runs
 // without awaiting anything. Per process only: on Lambda each instance has its own, so use DynamoDB there.
-import { randomUUID } from '../builtins.js'
+import { uuidV4 } from '../uuid.js'
 import { DYNAMODB_MAX_ITEM_BYTES } from '../dynamodb.js'
 import { integerBetween, validateOptions } from '../options.js'
 import {
@@ -72,7 +72,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       this.#keep(existing)
       return { claimed: false, existing }
     }
-    const owner = randomUUID()
+    const owner = uuidV4()
     this.#keep({ id, status: IN_PROGRESS, fingerprint, expiration: epochSeconds(now) + ttlSeconds, inProgressExpiry, owner })
     return { claimed: true, owner }
   }

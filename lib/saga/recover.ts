@@ -1,7 +1,7 @@
 // Finishing the sagas that a crash or a timeout left open: each is claimed with a conditional write
 // before anything is done, and held by a lease renewed while its compensations run, so that when several
 // instances recover at the same time every saga is compensated by exactly one of them.
-import { randomUUID } from '../builtins.js'
+import { uuidV4 } from '../uuid.js'
 import { errorMessage } from '../errors.js'
 import { integerBetween, isNonEmptyString, isObject, validateOptions } from '../options.js'
 import type { SagaLog, SagaStatus } from './log.js'
@@ -69,7 +69,7 @@ export async function recover (options: RecoverOptions): Promise<RecoverySummary
   }, { required: ['sagaLog', 'sagas'] })
   const { sagaLog, apis, signal, deadline } = options
   const sagas = new Map([...options.sagas].map((saga) => [saga.name, saga]))
-  const owner = options.owner ?? randomUUID()
+  const owner = options.owner ?? uuidV4()
   const log = options.log ?? silentLogger
   const summary: RecoverySummary = { recovered: [], skipped: [] }
   for (const open of await sagaLog.listOpen(Date.now() - (options.olderThanMs ?? 60_000))) {

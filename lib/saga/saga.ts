@@ -1,7 +1,8 @@
 // The saga executor: runs the forward path, and on a failure the compensation chain its Catch leads
 // into, recording every transition in the saga log before going on, so that whatever this process
 // does not finish (a crash, a timeout) a recoverer can.
-import { createHash, randomUUID, sleep } from '../builtins.js'
+import { createHash, sleep } from '../builtins.js'
+import { uuidV4 } from '../uuid.js'
 import { KindGuard, type TSchema } from '@sinclair/typebox'
 import { HALO_ERR_OPTION, HALO_ERR_TIMEOUT, HALO_ERR_VALIDATION, SagaError, SagaRollback } from '../errors.js'
 import { integerBetween, isNonEmptyString, isObject, numberBetween, validateOptions, type OptionChecks } from '../options.js'
@@ -436,9 +437,9 @@ export class Saga {
     }, { required: ['payloads'] })
     const apis = this.#apisFor(options.apis, this.#graph.tasks.keys())
     this.#checkPayloads(options.payloads)
-    const sagaId = options.sagaId ?? randomUUID()
+    const sagaId = options.sagaId ?? uuidV4()
     const log = options.log ?? silentLogger
-    const journal = new Journal(options.sagaLog ?? this.sagaLog, log, this.name, sagaId, randomUUID())
+    const journal = new Journal(options.sagaLog ?? this.sagaLog, log, this.name, sagaId, uuidV4())
     const execution: Execution = { sagaId, apis, payloads: options.payloads, results: {}, context: options.context, log, journal }
     await journal.start(Object.fromEntries([...this.#graph.compensations]
       .filter((state) => Object.hasOwn(options.payloads, state))
