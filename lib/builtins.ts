@@ -9,6 +9,7 @@ export const { AsyncLocalStorage } = process.getBuiltinModule('node:async_hooks'
 export const { EventEmitter } = process.getBuiltinModule('node:events')
 export const { Readable, Writable } = process.getBuiltinModule('node:stream')
 export const { STATUS_CODES } = process.getBuiltinModule('node:http')
+export const { isUtf8 } = process.getBuiltinModule('node:buffer')
 export const { createHash, hash, randomFillSync } = crypto
 export const { setTimeout: sleep } = process.getBuiltinModule('node:timers/promises')
 export const { readFile } = process.getBuiltinModule('node:fs/promises')

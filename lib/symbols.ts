@@ -8,6 +8,8 @@ export const kRejectedCorrelationId = Symbol('halo.rejectedCorrelationId')
 export const kResolvedCorrelationId = Symbol('halo.resolvedCorrelationId')
 /** The idempotency record a request owns, to complete with its answer or release. */
 export const kIdempotencyClaim = Symbol('halo.idempotencyClaim')
+/** The stored body a replay sends, so the route's onSend hook knows its payload for one. */
+export const kReplayedBody = Symbol('halo.replayedBody')
 /** The listener a request's late answer (after its 504) is handed to: the idempotency part stores it. */
 export const kLateAnswerListener = Symbol('halo.lateAnswerListener')
 /** Marks the reply that carried the timeout part's 504, which settles no idempotency claim. */

@@ -10,11 +10,11 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, HTTPMethods, onSendHookHandler, preHandlerHookHandler } from 'fastify'
 import { HALO_ERR_IDEMPOTENCY_IN_PROGRESS, HALO_ERR_IDEMPOTENCY_KEY_INVALID, HALO_ERR_IDEMPOTENCY_KEY_REUSED, HALO_ERR_OPTION } from '../lib/errors.js'
 import {
-  IdempotencyFlow, MemoryIdempotencyStore,
+  IdempotencyFlow, MemoryIdempotencyStore, replayPayload,
   type Admission, type Answer, type Claim, type HashAlgorithm, type IdempotencySettings, type IdempotencyStore, type StoredResponse
 } from '../lib/idempotency/index.js'
 import { anyOf, integerBetween, isFunction, isNonEmptyString, isString, oneOf, validateOptions, type OptionCheck, type OptionChecks } from '../lib/options.js'
-import { kIdempotencyClaim, kLateAnswerListener } from '../lib/symbols.js'
+import { kIdempotencyClaim, kLateAnswerListener, kReplayedBody } from '../lib/symbols.js'
 import { withRouteHook } from './route-hooks.js'
 import { isTimeoutAnswer, type LateAnswerListener } from './timeout.js'
 import { claimRegistration } from './registration.js'
@@ -87,6 +87,7 @@ const USABLE_KEY = new RegExp(`^[\\x20-\\x7e]{1,${MAX_KEY_LENGTH}}$`)
 interface ClaimingRequest extends FastifyRequest {
   [kIdempotencyClaim]: Claim | null
   [kLateAnswerListener]: LateAnswerListener | null
+  [kReplayedBody]: Buffer | null
 }
 
 const isStore: OptionCheck = (value) =>
@@ -140,6 +141,7 @@ function keyProblem (value: string): string {
 }
 
 function replay (reply: FastifyReply, response: StoredResponse): void {
+  ;(reply.request as ClaimingRequest)[kReplayedBody] = response.body
   for (const [name, value] of Object.entries(response.headers)) {
     if (!reply.hasHeader(name)) reply.header(name, value)
   }
@@ -222,6 +224,7 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
     await store.destroy?.()
   })
   fastify.decorateRequest(kIdempotencyClaim, null)
+  fastify.decorateRequest(kReplayedBody, null)
   decorateDeadline(fastify)
   if (!fastify.hasRequestDecorator(kLateAnswerListener)) fastify.decorateRequest(kLateAnswerListener, null)
 
@@ -247,9 +250,15 @@ const idempotency: FastifyPluginAsync<IdempotencyOptions> = async (fastify, opti
 
     // Runs for every answer the route sends, the timeout part's 504 included, which settles nothing: the
     // handler may still be running, and its own answer settles the claim when it comes.
-    function finishIdempotentRequest (request: ClaimingRequest, reply: FastifyReply, payload: unknown, done: (error?: Error | null) => void): void {
+    function finishIdempotentRequest (request: ClaimingRequest, reply: FastifyReply, payload: unknown, done: (error?: Error | null, payload?: unknown) => void): void {
       const claim = request[kIdempotencyClaim]
-      if (claim === null || isTimeoutAnswer(reply)) return done()
+      if (claim === null) {
+        // Sent as a buffer, so that Fastify leaves the stored headers as they are; unless another onSend hook
+        // changed it, it goes to Node as the payload Node writes fastest.
+        const replayed = request[kReplayedBody]
+        return done(null, replayed !== null && payload === replayed ? replayPayload(replayed) : undefined)
+      }
+      if (isTimeoutAnswer(reply)) return done()
       request[kIdempotencyClaim] = null
       const answer = { statusCode: reply.statusCode, payload, headers: () => reply.getHeaders() }
       flow.settle(request, claim, answer, settings).then(() => done(), done)

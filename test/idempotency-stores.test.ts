@@ -8,7 +8,7 @@ import {
   DeleteItemCommand, DescribeTableCommand, GetItemCommand, DescribeTimeToLiveCommand, DynamoDBClient
 } from '@aws-sdk/client-dynamodb'
 import {
-  DYNAMODB_MAX_ITEM_BYTES, DynamoDBIdempotencyStore, MemoryIdempotencyStore, classifyRepeat, idempotencyRecordId, requestFingerprint
+  DYNAMODB_MAX_ITEM_BYTES, DynamoDBIdempotencyStore, MemoryIdempotencyStore, classifyRepeat, idempotencyRecordId, replayPayload, requestFingerprint
 } from '../lib/idempotency/index.js'
 import type { CompleteResult, IdempotencyRecord, IdempotencyStore, StoredResponse } from '../lib/idempotency/index.js'
 import { itemBytes } from '../lib/idempotency/dynamodb-store.js'
@@ -428,4 +428,18 @@ t.test('DynamoDB unreachable: every call rejects promptly with HALO_ERR_IDEMPOTE
   process.env = { ...savedEnv, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' }
   const ownClient = new DynamoDBIdempotencyStore({ table: 'unreachable', region: 'eu-west-1', endpoint })
   await t.rejects(ownClient.claim('id', 'fp', FAR(), TTL), storeError)
+})
+
+t.test('replayPayload: a small body of valid UTF-8 as its text, anything else as the stored bytes', async (t) => {
+  const text = Buffer.from('{"note":"café ✓"}')
+  t.equal(replayPayload(text), '{"note":"café ✓"}')
+  t.ok(Buffer.from(replayPayload(text) as string).equals(text), 'the text encodes back to the same bytes')
+  const eightKiB = Buffer.alloc(8 * 1024, 'a')
+  t.equal(typeof replayPayload(eightKiB), 'string', '8 KiB is still sent as text')
+  const larger = Buffer.alloc(8 * 1024 + 1, 'a')
+  t.equal(replayPayload(larger), larger, 'past 8 KiB, the bytes')
+  const latin1 = Buffer.from('caf\xe9', 'latin1')
+  t.equal(replayPayload(latin1), latin1, 'bytes that are not UTF-8 are never decoded')
+  const cutCharacter = Buffer.from('✓').subarray(0, 2)
+  t.equal(replayPayload(cutCharacter), cutCharacter)
 })

@@ -752,6 +752,33 @@ t.test('over a real socket', async (t) => {
   t.equal(runs, 1)
 })
 
+t.test('a replay sends the stored bytes and headers as they are, text or not; an onSend hook that changes it keeps its change', async (t) => {
+  let runs = 0
+  const { app } = await idempotentApp(t, { store: 'memory' }, (app) => {
+    app.post('/json-bytes', async (_request, reply) => { runs++; return reply.type('application/json').send(Buffer.from('{"note":"café ✓"}')) })
+    app.post('/long-text', async (_request, reply) => { runs++; return reply.type('text/plain').send('é'.repeat(5000)) })
+    app.post('/wrapped', {
+      onSend: async (request, _reply, payload) => request.headers['x-wrap'] === undefined ? payload : `[${String(payload)}]`
+    }, async () => { runs++; return { a: 1 } })
+  })
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const post = (url: string, headers: Record<string, string> = {}): Promise<Response> =>
+    fetch(`${address}${url}`, { method: 'POST', headers: { [KEY]: `bytes-${url}`, ...headers } })
+  for (const url of ['/json-bytes', '/long-text']) {
+    const first = await post(url)
+    const repeat = await post(url)
+    t.equal(repeat.headers.get(REPLAYED), 'true', url)
+    t.equal(repeat.headers.get('content-type'), first.headers.get('content-type'), `${url}: no charset added`)
+    t.equal(repeat.headers.get('content-length'), first.headers.get('content-length'))
+    t.ok(Buffer.from(await repeat.arrayBuffer()).equals(Buffer.from(await first.arrayBuffer())), `${url}: the same bytes`)
+  }
+  t.equal((await post('/wrapped')).status, 200)
+  const wrapped = await post('/wrapped', { 'x-wrap': 'yes' })
+  t.equal(wrapped.headers.get(REPLAYED), 'true')
+  t.equal(await wrapped.text(), '[{"a":1}]')
+  t.equal(runs, 3)
+})
+
 t.test('an unusable key header is refused 400, never echoed', async (t) => {
   let runs = 0
   const { app } = await idempotentApp(t, {}, (app) => { app.post('/orders', async () => ({ run: ++runs })) })

@@ -2,7 +2,7 @@
 // the two stores. Loading this module does not load the AWS SDK; the DynamoDB store imports it on first use.
 export { callerScope, canonicalJson, hashKey, idempotencyRecordId, requestFingerprint } from './keys.js'
 export type { CallerHeaders, HashAlgorithm, IdempotencyKeyParts } from './keys.js'
-export { classifyRepeat } from './record.js'
+export { classifyRepeat, replayPayload } from './record.js'
 export { IdempotencyFlow } from './flow.js'
 export type { Admission, Answer, Claim, IdempotencySettings, IdempotentRequest } from './flow.js'
 export type {
